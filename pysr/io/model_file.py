@@ -1,0 +1,195 @@
+"""The `.pysr` model file: a safetensors container (docs/model-file.md is the full specification).
+
+    [8 bytes: N, little-endian u64][N bytes: JSON header][tensor data]
+
+The header maps tensor names to {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]} (offsets
+into the data section) and holds "__metadata__" with string values: "pysr.format" (the integer version),
+"pysr.graph" (graph JSON) and "pysr.model" (model facts JSON). The reader here is strict and names the
+first problem; the writer uses the safetensors library.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pysr.errors import ModelFileError, PysrError
+from pysr.graph.graph import Graph
+
+FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 16 << 20
+NOMINAL_SIZE = 64  # H = W used to check parameter shapes against the graph at load time
+TEMPORAL_KINDS = ("single", "recurrent")  # and "window(k)" with k >= 1
+FACT_KEYS = {
+    "architecture": str, "scale": int, "colour": dict, "input_range": list, "receptive_field": int,
+    "temporal": str, "licence": str, "provenance": dict,
+}
+OPTIONAL_FACT_KEYS = {"name": str, "config": dict, "description": str, "state": dict}
+COLOUR_MODES = ("y", "rgb")
+
+
+def write_model(path: str | os.PathLike, graph: Graph, facts: dict) -> None:
+    """Validate and write atomically (a temp file renamed into place: never a half-written model)."""
+    from safetensors.numpy import save
+
+    check_facts(facts)
+    graph.validate()
+    check_params_against_graph(graph)
+    for name, value in graph.params.items():
+        if not np.isfinite(value).all():
+            raise ModelFileError(f"refusing to write {path}: parameter {name!r} holds NaN or infinite values")
+    meta = {
+        "pysr.format": str(FORMAT_VERSION),
+        "pysr.graph": json.dumps(graph.to_json(), separators=(",", ":")),
+        "pysr.model": json.dumps(facts, separators=(",", ":"), sort_keys=True),
+    }
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in graph.params.items()}
+    data = save(tensors, metadata=meta)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def read_model(source: str | os.PathLike | bytes) -> tuple[Graph, dict]:
+    """Read and fully check a `.pysr` file (path or bytes). ModelFileError names the first problem."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, where = bytes(source), "<bytes>"
+    else:
+        where = str(source)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as err:
+            raise ModelFileError(f"{where}: cannot read: {err.strerror or err}") from None
+    try:
+        return _parse(data, where)
+    except ModelFileError:
+        raise
+    except PysrError as err:
+        raise ModelFileError(f"{where}: {err}") from None
+    except (TypeError, KeyError, AttributeError, ValueError, RecursionError) as err:
+        # Well-formed JSON of the wrong structure somewhere the checks above did not anticipate.
+        raise ModelFileError(f"{where}: malformed graph or facts ({type(err).__name__}: {err})") from None
+
+
+def _fail(where: str, msg: str, hint: str | None = None):
+    raise ModelFileError(f"{where}: {msg}", hint)
+
+
+def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
+    if len(data) < 8:
+        _fail(where, f"file is {len(data)} bytes, too short for a .pysr header (8-byte length + JSON)")
+    n = int.from_bytes(data[:8], "little")
+    if n > MAX_HEADER_BYTES or 8 + n > len(data):
+        _fail(where, f"header length {n} does not fit the file ({len(data)} bytes): truncated or not a .pysr file")
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        _fail(where, f"header is not valid UTF-8 JSON ({err})")
+    if not isinstance(header, dict):
+        _fail(where, "header JSON is not an object")
+    meta = header.pop("__metadata__", None)
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        _fail(where, "no string-valued __metadata__: this is a safetensors file but not a .pysr model",
+              "convert checkpoints with `pysr import`")
+    fmt = meta.get("pysr.format")
+    if fmt is None:
+        _fail(where, "metadata has no 'pysr.format': not a .pysr model", "convert checkpoints with `pysr import`")
+    if fmt != str(FORMAT_VERSION):
+        _fail(where, f"format version {fmt!r} is not supported (this pysr reads version {FORMAT_VERSION})",
+              "upgrade pysr or re-export the model")
+    body = memoryview(data)[8 + n :]
+    params = _tensors(header, body, where)
+    try:
+        graph_json = json.loads(meta.get("pysr.graph", ""))
+        facts = json.loads(meta.get("pysr.model", ""))
+    except json.JSONDecodeError as err:
+        _fail(where, f"metadata 'pysr.graph' or 'pysr.model' is missing or not JSON ({err})")
+    check_facts(facts)
+    graph = Graph.from_json(graph_json, params)
+    graph.validate()
+    used = {p for node in graph.nodes for p in node.params.values()}
+    unused = sorted(set(params) - used)
+    if unused:
+        _fail(where, f"tensor {unused[0]!r} is not used by any node of the graph ({len(unused)} unused)")
+    check_params_against_graph(graph)
+    return graph, facts
+
+
+_DTYPES = {"F32": np.dtype("<f4")}
+
+
+def _tensors(header: dict, body: memoryview, where: str) -> dict[str, np.ndarray]:
+    spans = []
+    params = {}
+    for name, info in header.items():
+        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+            _fail(where, f"tensor {name!r}: entry must have exactly dtype, shape, data_offsets")
+        dtype, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
+        if dtype not in _DTYPES:
+            _fail(where, f"tensor {name!r}: dtype {dtype!r} is not supported (format {FORMAT_VERSION} stores F32)")
+        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+            _fail(where, f"tensor {name!r}: shape {shape!r} is not a list of non-negative integers")
+        if (not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)
+                or not 0 <= offs[0] <= offs[1]):
+            _fail(where, f"tensor {name!r}: data_offsets {offs!r} must be [begin, end] with 0 <= begin <= end")
+        nbytes = math.prod(shape) * _DTYPES[dtype].itemsize
+        if offs[1] - offs[0] != nbytes:
+            _fail(where, f"tensor {name!r}: shape {shape} needs {nbytes} bytes, data_offsets span {offs[1] - offs[0]}")
+        if offs[1] > len(body):
+            _fail(where, f"tensor {name!r}: data ends at byte {offs[1]} but the data section has {len(body)} bytes "
+                  "(file truncated?)")
+        spans.append((offs[0], offs[1], name))
+        arr = np.frombuffer(body[offs[0] : offs[1]], dtype=_DTYPES[dtype]).reshape(shape).astype(np.float32)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            _fail(where, f"tensor {name!r} holds a non-finite value ({arr[idx]}) at index {idx}")
+        params[name] = arr
+    pos = 0
+    for begin, end, name in sorted(spans):
+        if begin != pos:
+            _fail(where, f"tensor {name!r} starts at byte {begin}, expected {pos} (overlap or gap in the data)")
+        pos = end
+    if pos != len(body):
+        _fail(where, f"data section has {len(body) - pos} bytes after the last tensor")
+    return params
+
+
+def check_params_against_graph(graph: Graph) -> None:
+    """Every parameter's shape must fit its op: run shape inference on a nominal input size."""
+    shapes = {k: (1, c, NOMINAL_SIZE, NOMINAL_SIZE) for k, c in graph.inputs.items()}
+    graph.infer_shapes(shapes)
+
+
+def check_facts(facts) -> None:
+    if not isinstance(facts, dict):
+        raise ModelFileError("model facts ('pysr.model') must be a JSON object")
+    for key, typ in FACT_KEYS.items():
+        if key not in facts:
+            raise ModelFileError(f"model facts: {key!r} is missing")
+        if not isinstance(facts[key], typ) or isinstance(facts[key], bool):
+            raise ModelFileError(f"model facts: {key!r} must be {typ.__name__}, got {facts[key]!r}")
+    for key in set(facts) - set(FACT_KEYS):
+        if key not in OPTIONAL_FACT_KEYS:
+            raise ModelFileError(f"model facts: unknown key {key!r}")
+        if not isinstance(facts[key], OPTIONAL_FACT_KEYS[key]):
+            raise ModelFileError(f"model facts: {key!r} must be {OPTIONAL_FACT_KEYS[key].__name__}")
+    if facts["scale"] < 1:
+        raise ModelFileError(f"model facts: scale must be >= 1, got {facts['scale']}")
+    if facts["receptive_field"] < 0:
+        raise ModelFileError("model facts: receptive_field must be >= 0")
+    colour = facts["colour"]
+    if colour.get("mode") not in COLOUR_MODES:
+        raise ModelFileError(f"model facts: colour.mode must be one of {COLOUR_MODES}, got {colour.get('mode')!r}")
+    rng = facts["input_range"]
+    if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or rng[0] >= rng[1]:
+        raise ModelFileError(f"model facts: input_range must be [lo, hi] with lo < hi, got {rng!r}")
+    t = facts["temporal"]
+    if t not in TEMPORAL_KINDS and not (t.startswith("window(") and t.endswith(")") and t[7:-1].isdigit()
+                                        and int(t[7:-1]) >= 1):
+        raise ModelFileError(f"model facts: temporal must be single, recurrent or window(k), got {t!r}")

@@ -1,0 +1,82 @@
+"""The runtime: plans match the float64 reference end to end, are re-entrant, and refuse bad shapes."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import pysr
+from pysr.errors import BackendError, ShapeError
+from pysr.graph.graph import run_reference
+from pysr.models import espcn
+from pysr.models.convert import facts_for
+from pysr.runtime.plan import compile_graph
+
+
+def tiny(scale=3, output_activation="none"):
+    cfg = espcn.EspcnConfig(scale=scale, channels=(12, 7), kernels=(5, 3, 3), output_activation=output_activation)
+    return pysr.Model(espcn.build(cfg, espcn.init_params(cfg, seed=scale)), facts_for("espcn", cfg, {}, "MIT"))
+
+
+@pytest.mark.parametrize("scale,out_act", [(2, "none"), (3, "sigmoid"), (4, "none")])
+def test_plan_matches_reference(scale, out_act):
+    m = tiny(scale, out_act)
+    x = np.random.default_rng(1).uniform(0, 1, (2, 1, 11, 9)).astype(np.float32)
+    plan = compile_graph(m.graph, "cpu", {"lr": x.shape})
+    assert [s.op for s in plan.steps] == ["conv2d"] * 3  # activations and the shuffle fused
+    got = plan.run(x)[0]
+    ref = run_reference(m.graph, {"lr": x.astype(np.float64)})[0]
+    np.testing.assert_allclose(got, ref, atol=2e-6, rtol=1e-5)
+    assert len(plan.slot_sizes) <= 2
+
+
+def test_rgb_wrapper_matches_reference():
+    from pysr.models.colour import wrap_rgb
+
+    m = tiny(2)
+    rgb = np.random.default_rng(2).uniform(0, 1, (1, 3, 9, 6)).astype(np.float32)
+    got = m.plan("cpu", rgb.shape, rgb=True).run(rgb)[0]
+    ref = run_reference(wrap_rgb(m.graph, m.facts), {"rgb": rgb.astype(np.float64)})[0]
+    np.testing.assert_allclose(got, ref, atol=3e-6)
+    assert got.min() >= 0 and got.max() <= 1
+
+
+def test_plan_is_reentrant():
+    m = tiny(3)
+    rng = np.random.default_rng(3)
+    xs = [rng.uniform(0, 1, (1, 1, 16, 16)).astype(np.float32) for _ in range(4)]
+    plan = m.plan("cpu", xs[0].shape)
+    want = [plan.run(x)[0] for x in xs]
+    got = [None] * 4
+
+    def work(i):
+        for _ in range(5):
+            got[i] = plan.run(xs[i])[0]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_shape_errors_are_clear():
+    m = tiny(2)
+    plan = m.plan("cpu", (1, 1, 8, 8))
+    with pytest.raises(ShapeError, match=r"compiled for \(1, 1, 8, 8\)"):
+        plan.run(np.zeros((1, 1, 9, 8), np.float32))
+    with pytest.raises(ShapeError, match=r"must be \(N, 1, H, W\)"):
+        compile_graph(m.graph, "cpu", {"lr": (1, 3, 8, 8)})
+    with pytest.raises(ShapeError, match="conv1"):
+        g = m.graph.copy()
+        g.params["conv1.weight"] = np.zeros((12, 2, 5, 5), np.float32)
+        g.infer_shapes({"lr": (1, 1, 8, 8)})
+
+
+def test_unknown_backend():
+    with pytest.raises(BackendError, match="unknown backend 'tpu'"):
+        tiny().plan("tpu", (1, 1, 8, 8))
