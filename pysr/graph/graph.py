@@ -80,6 +80,16 @@ class Graph:
     def copy(self) -> Graph:
         return Graph(dict(self.inputs), list(self.outputs), copy.deepcopy(self.nodes), dict(self.params))
 
+    def canonical(self) -> Graph:
+        """A copy with every node's attributes completed with the op's defaults (and checked)."""
+        g = self.copy()
+        for node in g.nodes:
+            try:
+                node.attrs = spec(node.op).merge_attrs(node.attrs)
+            except PysrError as err:
+                raise GraphError(f"node {node.name!r} ({node.op}): {err}") from None
+        return g
+
     def to_json(self) -> dict:
         return {
             "inputs": [{"name": n, "channels": c} for n, c in self.inputs.items()],
@@ -134,7 +144,7 @@ class Graph:
             names.add(node.name)
             s = spec(node.op)
             try:
-                node.attrs = s.merge_attrs(node.attrs)
+                s.merge_attrs(node.attrs)
             except PysrError as err:
                 raise GraphError(f"{where}: {err}") from None
             for v in node.inputs:
@@ -171,7 +181,8 @@ class Graph:
         for node in self.nodes:
             pshapes = {slot: tuple(self.params[p].shape) for slot, p in node.params.items()}
             try:
-                outs = spec(node.op).shape(node.attrs, [shapes[v] for v in node.inputs], pshapes)
+                s = spec(node.op)
+                outs = s.shape(s.merge_attrs(node.attrs), [shapes[v] for v in node.inputs], pshapes)
             except PysrError as err:
                 raise ShapeError(f"node {node.name!r} ({node.op}): {err}") from None
             if len(outs) != len(node.outputs):
@@ -186,6 +197,7 @@ def run_reference(graph: Graph, inputs: dict[str, np.ndarray]) -> list[np.ndarra
     values = {k: np.asarray(v, np.float64) for k, v in inputs.items()}
     for node in graph.nodes:
         params = {k: np.asarray(v, np.float64) for k, v in graph.node_params(node).items()}
-        outs = spec(node.op).reference(node.attrs, [values[v] for v in node.inputs], params)
+        s = spec(node.op)
+        outs = s.reference(s.merge_attrs(node.attrs), [values[v] for v in node.inputs], params)
         values.update(zip(node.outputs, outs))
     return [values[v] for v in graph.outputs]

@@ -29,9 +29,10 @@ def conv_stage(attrs: dict) -> int:
 
 def _fuse_into_conv(graph: Graph, absorb) -> Graph:
     """For every conv2d whose single output feeds exactly one node (and is not a graph output), ask
-    `absorb(conv, consumer, conv_out)` for the fused node; the fused node takes the consumer's place
-    (all the conv's inputs are defined earlier, so the order stays valid)."""
-    g = graph.copy()
+    `absorb(g, conv, consumer, conv_out)` for the fused node (it may add parameters to the working graph
+    g); the fused node takes the consumer's place (the conv's inputs are all defined earlier, so the
+    order stays valid)."""
+    g = graph.canonical()
     changed = True
     while changed:
         changed = False
@@ -47,7 +48,7 @@ def _fuse_into_conv(graph: Graph, absorb) -> Graph:
             consumer = g.nodes[j]
             if consumer.inputs.count(out) != 1:
                 continue
-            fused = absorb(conv, consumer, out)
+            fused = absorb(g, conv, consumer, out)
             if fused is None:
                 continue
             fused.outputs = list(consumer.outputs)
@@ -67,31 +68,32 @@ def fold_batchnorm_into_conv(graph: Graph) -> Graph:
     """conv → batch_norm becomes one conv with scaled weights and shifted bias; a batch_norm that
     follows no plain conv becomes a 1×1 depthwise conv. New parameters get new names, so a conv
     weight shared with another node is never changed under it."""
-    g = graph.copy()
 
-    def bn_affine(bn: Node):
+    def bn_affine(g: Graph, bn: Node):
         p = g.node_params(bn)
-        scale = p["weight"].astype(np.float64) / np.sqrt(p["var"].astype(np.float64) + bn.attrs.get("eps", 1e-5))
+        scale = p["weight"].astype(np.float64) / np.sqrt(p["var"].astype(np.float64) + bn.attrs["eps"])
         return scale, p["bias"].astype(np.float64) - p["mean"].astype(np.float64) * scale
 
-    def absorb(conv: Node, bn: Node, out: str):
+    def absorb(g: Graph, conv: Node, bn: Node, out: str):
         if bn.op != "batch_norm" or conv_stage(conv.attrs) != 0:
             return None
-        scale, shift = bn_affine(bn)
+        scale, shift = bn_affine(g, bn)
         w = g.params[conv.params["weight"]].astype(np.float64)
         b = g.params[conv.params["bias"]].astype(np.float64) if "bias" in conv.params else np.zeros(len(scale))
         wname, bname = f"{conv.name}.bn_folded.weight", f"{conv.name}.bn_folded.bias"
-        g.params[wname] = (w * scale.reshape(-1, 1, 1, 1)).astype(np.float32)
-        g.params[bname] = (b * scale + shift).astype(np.float32)
+        dtype = g.params[conv.params["weight"]].dtype  # float32 in models; float64 keeps the tests exact
+        g.params[wname] = (w * scale.reshape(-1, 1, 1, 1)).astype(dtype)
+        g.params[bname] = (b * scale + shift).astype(dtype)
         return _with(conv, extra_params={"weight": wname, "bias": bname})
 
-    g = _fuse_into_conv(g, absorb)
+    g = _fuse_into_conv(graph, absorb)
     for k, node in enumerate(g.nodes):
         if node.op == "batch_norm":
-            scale, shift = bn_affine(node)
+            scale, shift = bn_affine(g, node)
             wname, bname = f"{node.name}.as_conv.weight", f"{node.name}.as_conv.bias"
-            g.params[wname] = scale.reshape(-1, 1, 1, 1).astype(np.float32)
-            g.params[bname] = shift.astype(np.float32)
+            dtype = g.params[node.params["weight"]].dtype
+            g.params[wname] = scale.reshape(-1, 1, 1, 1).astype(dtype)
+            g.params[bname] = shift.astype(dtype)
             attrs = {**CONV_ATTRS, "groups": len(scale)}
             g.nodes[k] = Node("conv2d", node.name, node.inputs, node.outputs, {"weight": wname, "bias": bname}, attrs)
     return g
@@ -101,7 +103,7 @@ def fuse_conv_activation(graph: Graph) -> Graph:
     """conv → activation becomes the conv's activation epilogue. After a fused pixel shuffle only
     channel-uniform kinds fuse (prelu's per-channel slope does not commute with the shuffle)."""
 
-    def absorb(conv: Node, node: Node, out: str):
+    def absorb(g: Graph, conv: Node, node: Node, out: str):
         if node.op != "activation" or node.attrs["kind"] == "clamp":
             return None
         stage, kind = conv_stage(conv.attrs), node.attrs["kind"]
@@ -117,7 +119,7 @@ def fuse_conv_activation(graph: Graph) -> Graph:
 def fuse_conv_pixel_shuffle(graph: Graph) -> Graph:
     """conv → pixel_shuffle: the conv writes each value straight to its shuffled place."""
 
-    def absorb(conv: Node, node: Node, out: str):
+    def absorb(g: Graph, conv: Node, node: Node, out: str):
         if node.op != "pixel_shuffle" or conv_stage(conv.attrs) > STAGE_ACT:
             return None
         return _with(conv, pixel_shuffle=node.attrs["scale"], ps_order=node.attrs["order"])
@@ -128,7 +130,7 @@ def fuse_conv_pixel_shuffle(graph: Graph) -> Graph:
 def fuse_conv_residual(graph: Graph) -> Graph:
     """add(r, conv, scale=s) and add(conv, r) (s = 1) become the conv's residual epilogue r + s·y."""
 
-    def absorb(conv: Node, node: Node, out: str):
+    def absorb(g: Graph, conv: Node, node: Node, out: str):
         if node.op != "add" or conv_stage(conv.attrs) > STAGE_SHUFFLE:
             return None
         a, b = node.inputs
@@ -145,7 +147,7 @@ def fuse_conv_residual(graph: Graph) -> Graph:
 def fuse_conv_clamp(graph: Graph) -> Graph:
     """conv → activation(clamp) becomes the conv's last epilogue stage."""
 
-    def absorb(conv: Node, node: Node, out: str):
+    def absorb(g: Graph, conv: Node, node: Node, out: str):
         if node.op != "activation" or node.attrs["kind"] != "clamp" or conv_stage(conv.attrs) == STAGE_CLAMP:
             return None
         return _with(conv, clamp=(float(node.attrs["lo"]), float(node.attrs["hi"])))
@@ -155,7 +157,7 @@ def fuse_conv_clamp(graph: Graph) -> Graph:
 
 def eliminate_dead_nodes(graph: Graph) -> Graph:
     """Drop nodes none of whose outputs reach a graph output."""
-    g = graph.copy()
+    g = graph.canonical()
     live = set(g.outputs)
     keep = []
     for node in reversed(g.nodes):
@@ -168,7 +170,7 @@ def eliminate_dead_nodes(graph: Graph) -> Graph:
 
 def eliminate_dead_params(graph: Graph) -> Graph:
     """Drop parameters no node refers to (e.g. the originals of folded weights, unused checkpoint parts)."""
-    g = graph.copy()
+    g = graph.canonical()
     used = {p for node in g.nodes for p in node.params.values()}
     g.params = {k: v for k, v in g.params.items() if k in used}
     return g
@@ -188,6 +190,7 @@ PASSES = [
 def optimize(graph: Graph, passes=None) -> Graph:
     """Run the passes in order, repeatedly, until the graph stops changing."""
     graph.validate()
+    graph = graph.canonical()
     passes = PASSES if passes is None else passes
     for _ in range(32):
         before = _signature(graph)

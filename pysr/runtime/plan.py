@@ -73,7 +73,7 @@ def compile_graph(graph: Graph, backend: str = "cpu", input_shapes: dict[str, Sh
                   optimize_graph: bool = True) -> Plan:
     """Optimise (passes), infer shapes for `input_shapes`, compile every node on `backend`, plan memory."""
     be = backends.get(backend)
-    g = optimize(graph) if optimize_graph else graph.copy()
+    g = optimize(graph) if optimize_graph else graph.canonical()
     shapes = g.infer_shapes(input_shapes or {})
     steps = []
     for node in g.nodes:
