@@ -74,7 +74,6 @@ def torch_net(model):
 
 
 def onnx_bytes(model) -> bytes:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, x = [], [], "lr"

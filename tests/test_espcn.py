@@ -73,7 +73,8 @@ def egvsr_cbcr_up(lr_rgb: np.ndarray, s: int) -> np.ndarray:
 
 def rgb_egvsr(y: np.ndarray, cbcr: np.ndarray) -> np.ndarray:
     """EGVSR yCbCr2rgb (float32) and numpy rounding."""
-    y, cb, cr = y.astype(np.float32) - 16 / 255, cbcr[0].astype(np.float32) - 128 / 255, cbcr[1].astype(np.float32) - 128 / 255
+    y = y.astype(np.float32) - 16 / 255
+    cb, cr = cbcr[0].astype(np.float32) - 128 / 255, cbcr[1].astype(np.float32) - 128 / 255
     out = np.stack([1.164 * y + 1.596 * cr, 1.164 * y - 0.391 * cb - 0.813 * cr, 1.164 * y + 2.018 * cb], axis=-1)
     return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
 

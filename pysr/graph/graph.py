@@ -186,7 +186,8 @@ class Graph:
             except PysrError as err:
                 raise ShapeError(f"node {node.name!r} ({node.op}): {err}") from None
             if len(outs) != len(node.outputs):
-                raise GraphError(f"node {node.name!r} ({node.op}) declares {len(node.outputs)} outputs, op gives {len(outs)}")
+                raise GraphError(
+                    f"node {node.name!r} ({node.op}) declares {len(node.outputs)} outputs, the op gives {len(outs)}")
             shapes.update(zip(node.outputs, (tuple(o) for o in outs)))
         return shapes
 

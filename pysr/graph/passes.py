@@ -107,7 +107,8 @@ def fuse_conv_activation(graph: Graph) -> Graph:
         if node.op != "activation" or node.attrs["kind"] == "clamp":
             return None
         stage, kind = conv_stage(conv.attrs), node.attrs["kind"]
-        post_shuffle_ok = stage == STAGE_SHUFFLE and conv.attrs["activation"] == "none" and kind in act_spec.UNIFORM_KINDS
+        post_shuffle_ok = (stage == STAGE_SHUFFLE and conv.attrs["activation"] == "none"
+                           and kind in act_spec.UNIFORM_KINDS)
         if stage != 0 and not post_shuffle_ok:
             return None
         extra = {"slope": node.params["slope"]} if kind == "prelu" else None
@@ -203,5 +204,5 @@ def optimize(graph: Graph, passes=None) -> Graph:
 
 
 def _signature(graph: Graph):
-    return (tuple((n.op, n.name, tuple(n.inputs), tuple(n.outputs), repr(sorted(n.attrs.items()))) for n in graph.nodes),
-            tuple(sorted(graph.params)))
+    nodes = tuple((n.op, n.name, tuple(n.inputs), tuple(n.outputs), repr(sorted(n.attrs.items()))) for n in graph.nodes)
+    return nodes, tuple(sorted(graph.params))

@@ -19,7 +19,8 @@ def check_colour(colour: dict) -> None:
         if colour.get("matrix") not in ("bt601", "bt709") or colour.get("range") not in ("limited", "full"):
             raise ModelFileError(f"colour facts: Y model needs matrix bt601|bt709 and range limited|full, got {colour}")
         if colour.get("chroma") not in CHROMA_UPSAMPLERS:
-            raise ModelFileError(f"colour facts: chroma must be one of {CHROMA_UPSAMPLERS}, got {colour.get('chroma')!r}")
+            raise ModelFileError(
+                f"colour facts: chroma must be one of {CHROMA_UPSAMPLERS}, got {colour.get('chroma')!r}")
 
 
 def _prefixed(graph: Graph, prefix: str, rename: dict[str, str]) -> list[Node]:

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from pysr.errors import CheckpointError
-
 from pysr.model import Model
 from pysr.models import architecture
 from pysr.models.colour import DEFAULT_Y_COLOUR

@@ -98,9 +98,8 @@ def _shape(a, in_shapes, param_shapes):
     cout = out[1]
     if "bias" in param_shapes and tuple(param_shapes["bias"]) != (cout,):
         raise ShapeError(f"{op}: bias must have shape ({cout},), got {tuple(param_shapes['bias'])}")
-    if a["activation"] == "prelu":
-        if tuple(param_shapes.get("slope", ())) != (cout,):
-            raise ShapeError(f"{op}: prelu needs parameter 'slope' of shape ({cout},)")
+    if a["activation"] == "prelu" and tuple(param_shapes.get("slope", ())) != (cout,):
+        raise ShapeError(f"{op}: prelu needs parameter 'slope' of shape ({cout},)")
     if a["pixel_shuffle"]:
         out = pixel_shuffle.shuffled_shape(op, out, a["pixel_shuffle"])
     if a["residual"]:

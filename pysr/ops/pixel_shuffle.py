@@ -57,7 +57,7 @@ SPEC = OpSpec(
     attrs={"scale": REQUIRED, "order": "pytorch"},
     check=_check,
     shape=_shape,
-    reference=lambda attrs, inputs, params: [shuffle(np.asarray(inputs[0], np.float64), attrs["scale"], attrs["order"])],
+    reference=lambda a, inputs, params: [shuffle(np.asarray(inputs[0], np.float64), a["scale"], a["order"])],
     tolerance=lambda attrs, i, p: (0.0, 0.0),
     doc=__doc__,
 )
