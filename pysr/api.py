@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from pysr.errors import InputError
+from pysr.kernels.cpu.frames import planar_to_rgb_u8, rgb_u8_to_planar
 from pysr.model import Model, load
 
 
@@ -39,12 +40,15 @@ def check_frame(frame, index: int | None = None) -> np.ndarray:
 
 def to_uint8_hwc(x: np.ndarray) -> np.ndarray:
     """1×3×H×W float in [0, 1] -> H×W×3 uint8, rounded half to even."""
+    x = np.asarray(x)
+    if x.dtype == np.float32 and x.ndim == 4 and x.shape[:2] == (1, 3):
+        return planar_to_rgb_u8(x)                      # the same values, one parallel pass
     return np.clip(np.rint(x[0].transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
 
 
 def upscale_frame(frame: np.ndarray, model: Model, backend: str = "cpu") -> np.ndarray:
     frame = check_frame(frame)
-    x = np.ascontiguousarray(frame.transpose(2, 0, 1)[None], dtype=np.float32) * np.float32(1 / 255)
+    x = rgb_u8_to_planar(frame)                         # 1×3×H×W float32, frame/255
     plan = model.plan(backend, x.shape, rgb=True)
     return to_uint8_hwc(plan.run(x)[0])
 

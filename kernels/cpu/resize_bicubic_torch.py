@@ -1,16 +1,15 @@
 """resize_bicubic_torch: PyTorch bicubic resize (a = -0.75, clamped taps), 4 taps per axis.
 
 The op is separable: compile builds the per-axis index/weight tables from the spec (pysr/ops/resize_bicubic_torch.py)
-once and captures them; the work is kernels/cpu/separable.py (rows then columns, prange over N·C·output
-rows, float32 row scratch per job, float32 accumulation).
+once and captures them; the work is kernels/cpu/separable.py (columns first
+when enlarging, with the periodic phases of integer factors; float32 throughout; see its header).
 """
 
 from __future__ import annotations
 
 from pysr.kernels.cpu.separable import compile_tables
-
 from pysr.ops.resize_bicubic_torch import tables
 
 
 def compile(attrs, params, in_shapes, out_shapes):
-    return compile_tables(*tables(attrs, in_shapes[0]))
+    return compile_tables(*tables(attrs, in_shapes[0]), in_shapes[0])
