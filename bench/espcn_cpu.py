@@ -89,8 +89,10 @@ def onnx_bytes(model) -> bytes:
             nodes.append(helper.make_node("Tanh", [x], [f"t{i}"]))
             x = f"t{i}"
     nodes.append(helper.make_node("DepthToSpace", [x], ["hr"], blocksize=model.scale, mode="CRD"))
-    graph = helper.make_graph(nodes, "espcn", [helper.make_tensor_value_info("lr", TensorProto.FLOAT, [1, 1, H, W])],
-                              [helper.make_tensor_value_info("hr", TensorProto.FLOAT, None)], inits)
+    s = model.scale
+    lr = helper.make_tensor_value_info("lr", TensorProto.FLOAT, [1, 1, H, W])
+    hr = helper.make_tensor_value_info("hr", TensorProto.FLOAT, [1, 1, H * s, W * s])   # OpenCV needs the shape
+    graph = helper.make_graph(nodes, "espcn", [lr], [hr], inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     return m.SerializeToString()
@@ -153,8 +155,11 @@ def main() -> None:
             net_cv.setInput(x)
             return net_cv.forward()
         results[f"OpenCV dnn {cv2.__version__}"] = median_ms(cv_run, args.repeat)
+        outputs[f"OpenCV dnn {cv2.__version__}"] = cv_run()
     except ImportError:
         print("(OpenCV skipped: not installed)")
+    except cv2.error as err:
+        print(f"(OpenCV dnn failed: {err})")
 
     timings: list = []
     plan.run(x, timings=timings)
