@@ -41,6 +41,23 @@ def median_ms(fn, repeat: int, warmup: int = 3) -> float:
     return statistics.median(times) * 1e3
 
 
+def interleaved_ms(engines: dict, repeat: int, warmup: int = 3) -> dict[str, float]:
+    """Median ms per engine over `repeat` rounds; each round runs every engine once untimed (so a thread pool
+    still spinning from the engine before, or a cold cache, costs nobody) and once timed. Interleaving spreads
+    the machine's noise over all engines alike, which is what makes the ratios meaningful."""
+    for fn in engines.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeat):
+        for name, fn in engines.items():
+            fn()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
 def conv_flops(model: pysr.Model) -> list[tuple[str, float]]:
     out = []
     for node in model.graph.nodes:
@@ -111,39 +128,35 @@ def main() -> None:
         model = pysr.Model(espcn.build(cfg, espcn.init_params(cfg)), facts_for("espcn", cfg, {}, "MIT"))
     x = np.random.default_rng(0).uniform(0, 1, (1, 1, H, W)).astype(np.float32)
     flops = sum(f for _, f in conv_flops(model))
-    results, outputs = {}, {}
+    engines, outputs = {}, {}
 
     plan = model.plan("cpu", x.shape)
-    results["pysr cpu"] = median_ms(lambda: plan.run(x), args.repeat)
-    outputs["pysr cpu"] = plan.run(x)[0]
-
+    engines["pysr cpu"] = lambda: plan.run(x)
     try:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.intra_op_num_threads, so.inter_op_num_threads = THREADS, 1
         sess = ort.InferenceSession(onnx_bytes(model), so, providers=["CPUExecutionProvider"])
-        results[f"ONNX Runtime {ort.__version__}"] = median_ms(lambda: sess.run(None, {"lr": x}), args.repeat)
-        outputs[f"ONNX Runtime {ort.__version__}"] = sess.run(None, {"lr": x})[0]
+        engines[f"ONNX Runtime {ort.__version__}"] = lambda: sess.run(None, {"lr": x})[0]
     except ImportError as err:
         print(f"(ONNX Runtime skipped: {err})")
     try:
         import torch
 
         torch.set_num_threads(THREADS)
+        torch.set_grad_enabled(False)
         net, xt = torch_net(model), torch.from_numpy(x)
-        with torch.inference_mode():
-            results[f"PyTorch {torch.__version__} eager"] = median_ms(lambda: net(xt), args.repeat)
-            outputs[f"PyTorch {torch.__version__} eager"] = net(xt).numpy()
-            try:
-                import torch._inductor.config as ic
+        engines[f"PyTorch {torch.__version__} eager"] = lambda: net(xt).numpy()
+        try:
+            import torch._inductor.config as ic
 
-                ic.freezing = True
-                comp = torch.compile(net)
-                comp(xt)
-                results["torch.compile (inductor, freezing)"] = median_ms(lambda: comp(xt), args.repeat)
-            except Exception as err:  # noqa: BLE001 - a peer that cannot compile here is reported, not fatal
-                print(f"(torch.compile skipped: {type(err).__name__}: {err})")
+            ic.freezing = True
+            comp = torch.compile(net)
+            comp(xt)
+            engines["torch.compile (inductor, freezing)"] = lambda: comp(xt).numpy()
+        except Exception as err:  # noqa: BLE001 - a peer that cannot compile here is reported, not fatal
+            print(f"(torch.compile skipped: {type(err).__name__}: {err})")
     except ImportError as err:
         print(f"(PyTorch skipped: {err})")
     try:
@@ -151,15 +164,20 @@ def main() -> None:
 
         cv2.setNumThreads(THREADS)
         net_cv = cv2.dnn.readNetFromONNX(np.frombuffer(onnx_bytes(model), np.uint8))
+
         def cv_run():
             net_cv.setInput(x)
             return net_cv.forward()
-        results[f"OpenCV dnn {cv2.__version__}"] = median_ms(cv_run, args.repeat)
-        outputs[f"OpenCV dnn {cv2.__version__}"] = cv_run()
+        cv_run()
+        engines[f"OpenCV dnn {cv2.__version__}"] = cv_run
     except ImportError:
         print("(OpenCV skipped: not installed)")
     except cv2.error as err:
         print(f"(OpenCV dnn failed: {err})")
+    for name, fn in engines.items():
+        out = fn()
+        outputs[name] = np.asarray(out[0] if isinstance(out, list) else out)
+    results = interleaved_ms(engines, args.repeat)
 
     timings: list = []
     plan.run(x, timings=timings)
@@ -173,7 +191,8 @@ def main() -> None:
     floor_ms = flops / (peak * 1e9) * 1e3
     lines = [f"### ESPCN 64/32 ×4, 480×270 Y → 1920×1080, {THREADS} threads — {time.strftime('%Y-%m-%d')}", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"{cpu_name()}; Python {platform.python_version()}; median of {args.repeat} after warm-up.",
+             f"{cpu_name()}; Python {platform.python_version()}; "
+             f"median of {args.repeat} interleaved rounds after warm-up.",
              f"Work: {flops / 1e9:.2f} GFLOP per frame; measured FP32 peak (2048² sgemm, numpy/OpenBLAS) "
              f"{peak:.0f} GFLOP/s → floor {floor_ms:.1f} ms ({1e3 / floor_ms:.0f} fps).", "",
              "| engine | ms/frame | fps | GFLOP/s | pysr speed-up | max abs diff vs pysr |",

@@ -193,10 +193,9 @@ def test_buffer_reuse_never_shares_live_values():
     # liveness by brute force: value v is live from its producer to its last reader
     prod = {v: i for i, n in enumerate(g.nodes) for v in n.outputs}
     last = {v: max([i for i, n in enumerate(g.nodes) if v in n.inputs] + [prod[v]]) for v in prod}
-    for v in g.outputs:
-        last[v] = len(g.nodes)
-    for a in prod:
-        for b in prod:
+    assert set(slot_of) == set(prod) - set(g.outputs)  # graph outputs are the caller's, never in a slot
+    for a in slot_of:
+        for b in slot_of:
             if a < b and slot_of[a] == slot_of[b]:
                 assert last[a] < prod[b] or last[b] < prod[a], f"{a} and {b} share slot {slot_of[a]} while live"
         assert sizes[slot_of[a]] >= np.prod(shapes[a])

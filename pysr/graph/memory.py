@@ -1,7 +1,8 @@
 """Buffer reuse: assign every intermediate value to a slot so that values alive at the same time never
 share one. Greedy in execution order: a node's outputs take the smallest free slot that fits (or grow the
 largest free one, or open a new one); a value's slot is freed after its last reader runs. Graph inputs
-are the caller's; graph outputs stay alive to the end.
+are the caller's and graph outputs are handed to the caller (the runtime allocates them per run), so neither
+takes a slot.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ def plan_buffers(graph: Graph, shapes: dict[str, Shape]) -> tuple[dict[str, int]
     for i, node in enumerate(graph.nodes):
         for v in node.inputs:
             last_use[v] = i
-    end = len(graph.nodes)
-    for v in graph.outputs:
-        last_use[v] = end
+    external = set(graph.inputs) | set(graph.outputs)
     slot_of: dict[str, int] = {}
     sizes: list[int] = []
     free: list[int] = []
     for i, node in enumerate(graph.nodes):
         for v in node.outputs:
+            if v in external:
+                continue
             need = math.prod(shapes[v])
             fitting = [s for s in free if sizes[s] >= need]
             if fitting:

@@ -1,14 +1,18 @@
 """Compile a graph for one backend and one input size into a Plan; run it.
 
 A Plan is immutable once built: kernels compiled per node (weights prepacked by the backend), value
-shapes known, buffers assigned to slots (pysr/graph/memory.py). `Plan.run` allocates the slots on the
-backend per call, so one Plan may run on several threads at once (the runtime is re-entrant).
+shapes known, intermediate values assigned to slots (pysr/graph/memory.py). `Plan.run` takes a set of slot
+buffers from the plan's pool (allocating one when every set is in use) and gives it back when done, so one Plan
+may run on several threads at once (the runtime is re-entrant) and a plan run over and over reuses warm
+memory instead of faulting in fresh pages every frame. Graph outputs are written into fresh arrays (or the
+caller's `out`), which are returned as they are: the caller owns them, nothing is copied.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,13 +40,17 @@ class Plan:
     steps: tuple[Step, ...]
     slot_of: dict[str, int]
     slot_sizes: tuple[int, ...]
+    _pool: list = field(default_factory=list, init=False, repr=False, compare=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def input_shapes(self) -> dict[str, Shape]:
         return {k: self.shapes[k] for k in self.graph.inputs}
 
-    def run(self, inputs: dict[str, np.ndarray] | np.ndarray, timings: list | None = None) -> list[np.ndarray]:
-        """Inputs as {name: NCHW array} (or one array for a one-input graph); returns host arrays.
+    def run(self, inputs: dict[str, np.ndarray] | np.ndarray, timings: list | None = None,
+            out: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Inputs as {name: NCHW array} (or one array for a one-input graph); returns one host array per graph
+        output. `out`, if given, holds one C-contiguous float32 array per output to write into (and return).
         With `timings` (a list), appends (step name, op, seconds) per step (for profiling only)."""
         if not isinstance(inputs, dict):
             if len(self.graph.inputs) != 1:
@@ -57,16 +65,51 @@ class Plan:
             if tuple(arr.shape) != shape:
                 raise ShapeError(f"input {name!r} has shape {tuple(arr.shape)}, this plan was compiled for {shape}")
             values[name] = be.to_device(arr)
-        slots = [be.empty((n,)) for n in self.slot_sizes]
-        for v, s in self.slot_of.items():
-            shape = self.shapes[v]
-            values[v] = slots[s][: int(np.prod(shape))].reshape(shape)
-        for step in self.steps:
-            t0 = time.perf_counter() if timings is not None else 0.0
-            step.fn([values[v] for v in step.inputs], [values[v] for v in step.outputs])
-            if timings is not None:
-                timings.append((step.name, step.op, time.perf_counter() - t0))
-        return [np.array(be.to_host(values[v]), copy=True) for v in self.graph.outputs]
+        values.update(self._output_arrays(out))
+        with self._pool_lock:
+            slots = self._pool.pop() if self._pool else None
+        if slots is None:
+            slots = [be.empty((n,)) for n in self.slot_sizes]
+        try:
+            for v, s in self.slot_of.items():
+                shape = self.shapes[v]
+                values[v] = slots[s][: int(np.prod(shape))].reshape(shape)
+            for step in self.steps:
+                t0 = time.perf_counter() if timings is not None else 0.0
+                step.fn([values[v] for v in step.inputs], [values[v] for v in step.outputs])
+                if timings is not None:
+                    timings.append((step.name, step.op, time.perf_counter() - t0))
+        finally:
+            with self._pool_lock:
+                self._pool.append(slots)
+        results = []
+        for i, v in enumerate(self.graph.outputs):
+            host = be.to_host(values[v])
+            if out is not None:
+                if out[i] is not host:
+                    out[i][...] = host
+                results.append(out[i])
+            else:
+                results.append(np.array(host, copy=v in self.graph.inputs))
+        return results
+
+    def _output_arrays(self, out: list[np.ndarray] | None) -> dict[str, object]:
+        """Graph output -> the array its producing step writes into: the caller's `out` on cpu, else fresh."""
+        if out is not None:
+            self._check_out(out)
+        names = [v for v in self.graph.outputs if v not in self.graph.inputs]
+        if out is not None and self.backend.name == "cpu":
+            return {v: dst for v, dst in zip(self.graph.outputs, out) if v in names}
+        return {v: self.backend.empty(self.shapes[v]) for v in names}
+
+    def _check_out(self, out: list[np.ndarray]) -> None:
+        if len(out) != len(self.graph.outputs):
+            raise ShapeError(f"out holds {len(out)} arrays, this graph has {len(self.graph.outputs)} outputs")
+        for v, dst in zip(self.graph.outputs, out):
+            if not (isinstance(dst, np.ndarray) and dst.dtype == np.float32 and dst.flags.c_contiguous
+                    and dst.flags.writeable and dst.shape == self.shapes[v]):
+                raise ShapeError(f"out for {v!r} must be a writeable C-contiguous float32 array of shape "
+                                 f"{self.shapes[v]}")
 
 
 def compile_graph(graph: Graph, backend: str = "cpu", input_shapes: dict[str, Shape] | None = None,
