@@ -193,8 +193,9 @@ def main() -> None:
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"{cpu_name()}; Python {platform.python_version()}; "
              f"median of {args.repeat} interleaved rounds after warm-up.",
-             f"Work: {flops / 1e9:.2f} GFLOP per frame; measured FP32 peak (2048² sgemm, numpy/OpenBLAS) "
-             f"{peak:.0f} GFLOP/s → floor {floor_ms:.1f} ms ({1e3 / floor_ms:.0f} fps).", "",
+             f"Work: {flops / 1e9:.2f} GFLOP per frame; measured FP32 peak (2048² sgemm, numpy/OpenBLAS, in this run) "
+             f"{peak:.0f} GFLOP/s → direct-convolution floor {floor_ms:.1f} ms ({1e3 / floor_ms:.0f} fps).",
+             f"Command: `python3 bench/espcn_cpu.py --repeat {args.repeat} --write`.", "",
              "| engine | ms/frame | fps | GFLOP/s | pysr speed-up | max abs diff vs pysr |",
              "| --- | --- | --- | --- | --- | --- |"]
     base = results["pysr cpu"]
