@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
+from pysr import commands
 from pysr.errors import PysrError
 
 
@@ -87,6 +89,14 @@ def parser() -> argparse.ArgumentParser:
     models.set_defaults(func=cmd_models)
     be = sub.add_parser("backends", help="list backends and whether they run here")
     be.set_defaults(func=cmd_backends)
+    for name in commands.MODULES:
+        try:
+            module = importlib.import_module(f"pysr.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"pysr.commands.{name}":
+                raise
+            continue
+        module.register(sub)
     return p
 
 
