@@ -45,7 +45,7 @@ def cmd_demo(args) -> None:
           f"in {r['ms']:.1f} ms")
     print(f"Y PSNR vs the original: pysr {r['psnr_pysr']:.2f} dB, bicubic {r['psnr_bicubic']:.2f} dB "
           f"({r['psnr_pysr'] - r['psnr_bicubic']:+.2f} dB)")
-    print(f"wrote {r['out']}/lr.png, bicubic.png, pysr.png and bicubic_pysr_original.png (side by side)")
+    print(f"wrote {r['out']}/lr.png, bicubic.png, pysr.png, psnr.md and bicubic_pysr_original.png (side by side)")
 
 
 def cmd_models(args) -> None:
