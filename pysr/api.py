@@ -15,6 +15,7 @@ import numpy as np
 from pysr.errors import InputError
 from pysr.kernels.cpu.frames import planar_to_rgb_u8, rgb_u8_to_planar
 from pysr.model import Model, load
+from pysr.stream import tiles
 
 
 def _model(model) -> Model:
@@ -46,29 +47,38 @@ def to_uint8_hwc(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x[0].transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
 
 
-def upscale_frame(frame: np.ndarray, model: Model, backend: str = "cpu") -> np.ndarray:
+def upscale_frame(frame: np.ndarray, model: Model, backend: str = "cpu", tile=None) -> np.ndarray:
+    """tile: None = the whole frame in one plan; N = N×N LR tiles; "auto" = N from a memory budget. Tiled output
+    is bit-identical to the whole frame's (pysr/stream/tiles.py states the halo and window rules)."""
+    tile = tiles.check_tile(tile)
     frame = check_frame(frame)
     x = rgb_u8_to_planar(frame)                         # 1×3×H×W float32, frame/255
+    if tile == "auto":
+        tile = tiles.auto_tile(model, backend, frame.shape[0], frame.shape[1])
+    if tile is not None:
+        return tiles.upscale_tiled(x, model, backend, tile, to_uint8_hwc)
     plan = model.plan(backend, x.shape, rgb=True)
     return to_uint8_hwc(plan.run(x)[0])
 
 
-def run(frames, model=None, backend: str = "cpu"):
-    """Upscale one uint8 RGB frame (H×W×3), or an iterable of them (returns an iterator)."""
+def run(frames, model=None, backend: str = "cpu", tile=None):
+    """Upscale one uint8 RGB frame (H×W×3), or an iterable of them (returns an iterator). `tile` as in
+    upscale_frame."""
     model = _model(model)
+    tile = tiles.check_tile(tile)
     if isinstance(frames, np.ndarray) and frames.ndim != 4:
-        return upscale_frame(frames, model, backend)
+        return upscale_frame(frames, model, backend, tile)
     if isinstance(frames, np.ndarray):
         frames = list(frames)
     if not isinstance(frames, Iterable):
         raise InputError(f"frames must be an H×W×3 uint8 array or an iterable of them, got {type(frames).__name__}")
-    return _iter(frames, model, backend)
+    return _iter(frames, model, backend, tile)
 
 
-def _iter(frames: Iterable, model: Model, backend: str) -> Iterator[np.ndarray]:
+def _iter(frames: Iterable, model: Model, backend: str, tile=None) -> Iterator[np.ndarray]:
     for i, frame in enumerate(frames):
         check_frame(frame, i)
-        yield upscale_frame(frame, model, backend)
+        yield upscale_frame(frame, model, backend, tile)
 
 
 def run_y(planes: np.ndarray, model=None, backend: str = "cpu") -> np.ndarray:

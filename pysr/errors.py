@@ -39,3 +39,11 @@ class BackendError(PysrError, RuntimeError):
 
 class InputError(PysrError, ValueError):
     """A frame given to `pysr.run` has the wrong dtype, rank, shape or is empty."""
+
+
+class MediaError(PysrError):
+    """An image or video is missing, unreadable, truncated or unsupported, or an output cannot be written."""
+
+
+class DataError(PysrError, ValueError):
+    """An evaluation input is missing, unreadable, empty, or does not match its pair (names, sizes, scale)."""

@@ -1,0 +1,1 @@
+"""Sessions: per-stream state and frame splitting (tiling) on top of the runtime."""
