@@ -1,0 +1,85 @@
+"""`pysr train`: train a model with PyTorch (the `train` extra) and export it as a `.pysr` file."""
+
+from __future__ import annotations
+
+import shlex
+
+from pysr.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model with PyTorch (pip install \"pysr[train]\") and export a .pysr",
+                       description="Train on folders of images and/or video files; evaluation sets (Set5, Set14, "
+                                   "Vid4) are refused as training data. See docs/training.md.")
+    p.add_argument("--arch", default="espcn", help="architecture (espcn)")
+    p.add_argument("--scale", type=int, required=True, help="upscaling factor")
+    p.add_argument("--channels", type=int, nargs="+", default=None, help="hidden widths (ESPCN default: 64 32)")
+    p.add_argument("--colour", choices=("y", "rgb"), default="y", help="train on the Y plane (default) or RGB")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
+                   help="folders of images (not searched recursively) and/or video files")
+    p.add_argument("--every", type=int, default=10, help="videos: use every k-th frame (default 10)")
+    p.add_argument("--degradation", choices=("bicubic", "blur", "h264"), default="bicubic",
+                   help="how LR is made: MATLAB bicubic (default, the benchmark convention), Gaussian blur + "
+                        "subsample, or bicubic + libx264 at --bitrate")
+    p.add_argument("--sigma", type=float, default=1.2, help="blur: Gaussian sigma in HR pixels (default 1.2)")
+    p.add_argument("--bitrate", default="300k", help="h264: bitrate, e.g. 300k or 1.5M (default 300k)")
+    p.add_argument("--patch", type=int, default=24, help="LR patch side (default 24)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--loss", choices=("l1", "mse"), default="l1")
+    p.add_argument("--schedule", choices=("cosine", "step"), default="cosine",
+                   help="cosine to zero, or step (x0.1 at 50%% and at 75%% of the steps)")
+    p.add_argument("--clip", type=float, default=0.0, help="clip the gradient norm to this (0 = off)")
+    p.add_argument("--val", default=None, metavar="DIR", help="folder of HR images for periodic Y-PSNR")
+    p.add_argument("--val-every", type=int, default=1000)
+    p.add_argument("--checkpoint", default=None, metavar="CKPT", help="checkpoint file, written periodically")
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint (same options)")
+    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--licence", default="MIT", help="licence recorded in the model (default MIT)")
+    p.add_argument("--name", default=None, help="model name (default ARCH_xSCALE)")
+    p.add_argument("-o", "--output", required=True, help="the .pysr file to write")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> None:
+    from pysr.train.data import DataConfig, parse_bitrate, refuse_eval_sets
+    from pysr.train.torch_models import require_torch
+
+    refuse_eval_sets(args.data)                  # before anything slow, and before asking for torch
+    if args.scale < 1:
+        raise InputError(f"--scale must be >= 1, got {args.scale}")
+    if args.channels is not None and any(c < 1 for c in args.channels):
+        raise InputError(f"--channels must be positive, got {args.channels}")
+    require_torch()
+    from pysr.train.loop import TrainConfig, train
+
+    data = DataConfig(sources=tuple(args.data), scale=args.scale, degradation=args.degradation, colour=args.colour,
+                      every=args.every, sigma=args.sigma, bitrate=parse_bitrate(args.bitrate))
+    cfg = TrainConfig(
+        data=data, arch=args.arch, channels=tuple(args.channels) if args.channels else None, patch=args.patch,
+        batch=args.batch, steps=args.steps, lr=args.lr, loss=args.loss, schedule=args.schedule, clip=args.clip,
+        seed=args.seed, threads=args.threads, val=args.val, val_every=args.val_every, checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
+        name=args.name, command=command_line(args),
+    )
+    train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
+
+
+def command_line(args) -> str:
+    """The command as a user could type it again, rebuilt from the parsed options (all of them, defaults too)."""
+    words = ["pysr", "train"]
+    for key, value in vars(args).items():
+        if key in ("func", "command") or value is None or value is False:
+            continue
+        flag = "-o" if key == "output" else "--" + key.replace("_", "-")
+        if value is True:
+            words.append(flag)
+        elif isinstance(value, (list, tuple)):
+            words += [flag, *map(str, value)]
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)

@@ -1,0 +1,239 @@
+"""The training loop behind `pysr train`: loss, Adam, schedule, checkpoints, exact resume, validation, export.
+
+Exact resume: everything a step depends on is either recomputed identically (the data planes, the schedule,
+which is a pure function of the step) or saved in the checkpoint (weights, Adam moments, the step, the numpy
+crop generator and torch's generator). A run interrupted at any checkpoint and resumed with the same options
+and thread count ends with the same weights, bit for bit, as the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pysr.errors import InputError, PysrError
+from pysr.train import data as train_data
+from pysr.train.torch_models import export, require_torch, torch_architecture
+
+LOSSES = ("l1", "mse")
+SCHEDULES = ("cosine", "step")
+CHECKPOINT_FORMAT = 1
+# Options that may change between an interrupted run and its resume without changing its result.
+RESUME_FREE = ("val", "val_every", "checkpoint", "checkpoint_every", "log_every", "output", "licence", "name",
+               "command", "stop_at")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: train_data.DataConfig
+    arch: str = "espcn"
+    channels: tuple[int, ...] | None = None     # hidden widths; None = the architecture's default
+    patch: int = 24                             # LR patch side
+    batch: int = 16
+    steps: int = 10_000
+    lr: float = 1e-3
+    loss: str = "l1"
+    schedule: str = "cosine"                    # cosine to 0, or step: ×0.1 at 50 % and again at 75 %
+    clip: float = 0.0                           # max gradient norm; 0 = no clipping
+    seed: int = 0
+    threads: int = 1
+    val: str | None = None                      # folder of HR images for periodic Y-PSNR
+    val_every: int = 1000
+    checkpoint: str | None = None
+    checkpoint_every: int = 1000
+    log_every: int = 100
+    output: str | None = None
+    licence: str = "MIT"
+    name: str | None = None
+    command: str = ""
+    stop_at: int | None = None                  # stop (after checkpointing) at this step: for tests
+
+    def check(self) -> None:
+        if self.loss not in LOSSES:
+            raise InputError(f"unknown loss {self.loss!r}; known: {LOSSES}")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"unknown schedule {self.schedule!r}; known: {SCHEDULES}")
+        for name in ("patch", "batch", "steps", "threads", "val_every", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InputError(f"--lr must be a positive number, got {self.lr}")
+        if self.clip < 0:
+            raise InputError(f"--clip must be >= 0, got {self.clip}")
+
+
+@dataclass
+class Result:
+    model: object                       # the exported pysr Model (None when stopped early)
+    net: object                         # the torch module
+    step: int
+    losses: list[float] = field(default_factory=list)   # loss of every step run in this call
+    val_psnr: float | None = None
+    seconds: float = 0.0
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate of step `step` (0-based), a pure function of the step so a resume needs no scheduler state."""
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+    return cfg.lr * (0.1 ** ((step >= cfg.steps // 2) + (step >= cfg.steps * 3 // 4)))
+
+
+def identity(cfg: TrainConfig) -> dict:
+    """The options that decide the weights, as JSON-able values (checked on resume)."""
+    d = asdict(cfg)
+    for key in RESUME_FREE:
+        d.pop(key)
+    d.pop("threads")
+    return json.loads(json.dumps(d))
+
+
+def model_config(cfg: TrainConfig):
+    in_channels = 1 if cfg.data.colour == "y" else 3
+    return torch_architecture(cfg.arch).config(cfg.data.scale, cfg.channels, in_channels)
+
+
+def save_checkpoint(path: str, net, opt, step: int, rng: np.random.Generator, cfg: TrainConfig, seconds: float):
+    torch = require_torch()
+    state = {"format": CHECKPOINT_FORMAT, "config": json.dumps(identity(cfg)), "threads": cfg.threads,
+             "model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(), "seconds": seconds}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = f"{path}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)                     # never a half-written checkpoint under the real name
+
+
+def load_checkpoint(path: str, cfg: TrainConfig) -> dict:
+    torch = require_torch()
+    if not Path(path).is_file():
+        raise InputError(f"--resume: checkpoint {path} does not exist", "run without --resume to start")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:                  # torch raises many types for a bad file
+        raise PysrError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}") from err
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise PysrError(f"{path} is not a pysr training checkpoint (format {CHECKPOINT_FORMAT})")
+    saved, now = json.loads(state["config"]), identity(cfg)
+    diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    if diff:
+        detail = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in diff)
+        raise InputError(f"--resume: options differ from the checkpoint's ({detail})",
+                         "resume with the options of the interrupted run")
+    return state
+
+
+def validate(net, pairs, scale: int) -> float:
+    """Mean PSNR (peak 1, output clamped to [0, 1], `scale` pixels shaved) over the validation pairs."""
+    torch = require_torch()
+    net.eval()
+    with torch.no_grad():
+        values = [train_data.psnr(net(torch.from_numpy(lr[None])).numpy()[0], hr, scale) for _, lr, hr in pairs]
+    net.train()
+    return float(np.mean(values))
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def train(cfg: TrainConfig, resume: bool = False, pairs: train_data.PairSet | None = None,
+          log: Callable[[str], None] = print) -> Result:
+    """Train (or resume), checkpoint, validate and export; returns the exported model and the net."""
+    cfg.check()
+    torch = require_torch()
+    torch.set_num_threads(cfg.threads)
+    mcfg = model_config(cfg)
+    if resume and not cfg.checkpoint:
+        raise InputError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
+    state = load_checkpoint(cfg.checkpoint, cfg) if resume else None
+    if pairs is None:
+        t = time.perf_counter()
+        pairs = train_data.PairSet(cfg.data, cfg.patch)
+        log(f"data: {len(pairs)} frames from {len(cfg.data.sources)} source(s), {cfg.data.degradation} ×"
+            f"{cfg.data.scale}, {pairs.skipped} too small skipped, {time.perf_counter() - t:.1f} s")
+    val_pairs = train_data.validation_pairs(cfg.val, cfg.data.scale, cfg.data.colour) if cfg.val else None
+
+    torch.manual_seed(cfg.seed)
+    net = torch_architecture(cfg.arch).module(mcfg)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    step, seconds_before = 0, 0.0
+    if state is not None:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = json.loads(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        step, seconds_before = int(state["step"]), float(state["seconds"])
+        if state["threads"] != cfg.threads:
+            log(f"note: the checkpoint ran on {state['threads']} thread(s), this run on {cfg.threads}; "
+                "the result may differ in the last bits from an uninterrupted run")
+        log(f"resumed from {cfg.checkpoint} at step {step}")
+    loss_fn = torch.nn.functional.l1_loss if cfg.loss == "l1" else torch.nn.functional.mse_loss
+
+    result = Result(None, net, step)
+    end = cfg.steps if cfg.stop_at is None else min(cfg.steps, cfg.stop_at)
+    t0 = t_last = time.perf_counter()
+    window, step_last = [], step
+    net.train()
+    while step < end:
+        lr_np, hr_np = pairs.batch(rng, cfg.batch)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss = loss_fn(net(torch.from_numpy(lr_np)), torch.from_numpy(hr_np))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+        opt.step()
+        step += 1
+        value = loss.item()
+        if not math.isfinite(value):
+            raise PysrError(f"loss became {value} at step {step}", "lower --lr or set --clip")
+        result.losses.append(value)
+        window.append(value)
+        if step % cfg.log_every == 0 or step == end:
+            now = time.perf_counter()
+            rate = (step - step_last) / max(now - t_last, 1e-9)
+            log(f"step {step}/{cfg.steps}  loss {np.mean(window):.5f}  lr {lr_at(step - 1, cfg):.2e}  "
+                f"{rate:.1f} steps/s  ETA {_clock((cfg.steps - step) / max(rate, 1e-9))}")
+            window, t_last, step_last = [], now, step
+        if val_pairs and (step % cfg.val_every == 0 or step == cfg.steps):
+            result.val_psnr = validate(net, val_pairs, cfg.data.scale)
+            log(f"step {step}  val {Path(cfg.val).name}: PSNR {result.val_psnr:.3f} dB ({len(val_pairs)} images)")
+        if cfg.checkpoint and (step % cfg.checkpoint_every == 0 or step == end):
+            save_checkpoint(cfg.checkpoint, net, opt, step, rng, cfg, seconds_before + time.perf_counter() - t0)
+    result.step = step
+    result.seconds = seconds_before + time.perf_counter() - t0
+    if step < cfg.steps:
+        log(f"stopped at step {step} of {cfg.steps}" + (f"; resume from {cfg.checkpoint}" if cfg.checkpoint else ""))
+        return result
+
+    provenance = {
+        "trainer": "pysr train", "data": [str(s) for s in cfg.data.sources],
+        "degradation": cfg.data.degradation if cfg.data.degradation != "h264"
+        else f"h264 {cfg.data.bitrate} bit/s", "steps": cfg.steps, "batch": cfg.batch, "patch": cfg.patch,
+        "loss": cfg.loss, "lr": cfg.lr, "schedule": cfg.schedule, "seed": cfg.seed,
+        "seconds": round(result.seconds, 1), "command": cfg.command, "torch": torch.__version__,
+    }
+    if cfg.data.degradation == "blur":
+        provenance["degradation"] = f"blur sigma {cfg.data.sigma}"
+    if result.val_psnr is not None:
+        provenance["val"] = f"{cfg.val}: {result.val_psnr:.3f} dB"
+    name = cfg.name or f"{cfg.arch}_x{cfg.data.scale}"
+    result.model = export(net, mcfg, provenance, cfg.arch, cfg.licence, name)
+    if cfg.output:
+        Path(cfg.output).parent.mkdir(parents=True, exist_ok=True)
+        result.model.save(cfg.output)
+        log(f"wrote {cfg.output}: {result.model!r}")
+    return result
