@@ -1,0 +1,93 @@
+"""`pysr upscale`: images, image folders and videos (files or y4m pipes) through a super-resolution model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from pysr.errors import MediaError
+
+
+def _tile(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"tile size must be ≥ 1, got {n}")
+    return n
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
+def _encoder_opt(text: str) -> tuple[str, str]:
+    key, eq, value = text.partition("=")
+    if not eq or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return key, value
+
+
+def register(sub) -> None:
+    p = sub.add_parser("upscale", help="upscale an image, an image folder or a video with a model",
+                       description="Upscale images (png/jpg/webp; a folder → a folder of the same names) or a "
+                       "video (any container FFmpeg reads; `-` = y4m on stdin/stdout). Audio and subtitles are "
+                       "copied, timestamps and colour tags kept. Ctrl-C keeps a playable partial output; "
+                       "--resume finishes it.")
+    p.add_argument("-i", "--input", required=True, help="image, folder, video file, or - (y4m on stdin)")
+    p.add_argument("-o", "--output", help="image, folder, video file, or - (y4m on stdout); "
+                   "not needed with --benchmark")
+    p.add_argument("-m", "--model", required=True, help="a .pysr file or a shipped model name (`pysr models`)")
+    p.add_argument("--backend", default="cpu")
+    p.add_argument("--tile", type=_tile, default=None, help="auto or a tile size in LR pixels (default: no tiling)")
+    p.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--crf", type=float, default=None, help="constant quality (default 18 where the encoder has it)")
+    rate.add_argument("--bitrate", default=None, help="target bitrate, e.g. 4M")
+    p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (default yuv420p)")
+    p.add_argument("--encoder-opt", type=_encoder_opt, action="append", default=[], metavar="KEY=VALUE",
+                   help="encoder option, repeatable (e.g. preset=veryfast)")
+    p.add_argument("--progress", choices=("line", "json", "none"), default="line",
+                   help="progress on stderr: a line, JSON lines, or nothing")
+    p.add_argument("--benchmark", action="store_true",
+                   help="decode, upscale and encode but write nothing; print per-stage timings and fps")
+    p.add_argument("--frames", type=_positive, default=None, help="process only the first N frames")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted job from its partial output")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=cmd_upscale)
+
+
+def cmd_upscale(args) -> None:
+    from pysr.video.colour import ColourWarning
+    from pysr.video.job import Job, resolve_model, run_job
+    from pysr.video.writer import EncodeOptions
+
+    if args.output is None and not args.benchmark:
+        raise MediaError("no output given", "pass -o OUT (or --benchmark to measure without writing)")
+    enc = EncodeOptions(args.codec, args.crf, args.bitrate, args.pix_fmt, dict(args.encoder_opt))
+    model = resolve_model(args.model)
+    job = Job(args.input, args.output, model, args.backend, args.tile, enc, args.progress, args.benchmark,
+              args.resume, args.overwrite, args.frames)
+
+    def show(message, category, *rest, **kw):
+        if issubclass(category, ColourWarning):
+            print(f"pysr upscale: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, *rest, **kw)
+
+    shown = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        run_job(job)
+    finally:
+        warnings.showwarning = shown

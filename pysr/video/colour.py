@@ -1,0 +1,124 @@
+"""YUV ⇄ RGB for the video path: matrix and range from the stream's tags, or an announced assumption.
+
+A decoder hands out Y, U, V planes; the network wants RGB. FFmpeg tags a stream with its matrix
+(AVColorSpace) and range (AVColorRange); when a stream carries no tags we assume what a player would —
+BT.601 below 720 lines, BT.709 from 720 lines up, limited range — and say so in a warning.
+
+Conversion is exact to the formulas below in float32 (within 1 LSB of float64), done here rather than by
+swscale so that the matrix, the range and the chroma siting are the ones we state:
+  limited: Y' = (Y − 16)/219, Pb = (U − 128)/224, Pr = (V − 128)/224;  full: Y' = Y/255, Pb = (U − 128)/255 …
+  R = Y' + 2(1 − Kr)·Pr,  B = Y' + 2(1 − Kb)·Pb,  G = (Y' − Kr·R − Kb·B)/Kg.
+Chroma is upsampled by replication (each chroma sample covers its 2×2 / 2×1 block) and downsampled by the
+mean of the block, so a 4:4:4 round trip is lossless up to rounding and a 4:2:0 one keeps luma detail.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
+
+# FFmpeg's AVColorSpace / AVColorRange values (libavutil/pixfmt.h).
+AVCOL_SPC = {1: "bt709", 5: "bt601", 6: "bt601"}          # BT709, BT470BG, SMPTE170M
+AVCOL_SPC_OUT = {"bt709": 1, "bt601": 6}
+AVCOL_RANGE = {1: "limited", 2: "full"}
+AVCOL_RANGE_OUT = {"limited": 1, "full": 2}
+AVCOL_SPC_NAMES = {0: "rgb", 2: "unspecified", 4: "fcc", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc", 10: "bt2020c"}
+
+
+class ColourWarning(UserWarning):
+    """The stream does not say its colour matrix or range; the message says what was assumed."""
+
+
+@dataclass(frozen=True)
+class Colour:
+    matrix: str                 # "bt601" | "bt709"
+    range: str                  # "limited" | "full"
+    assumed: str | None = None  # what was guessed and why, None when the tags said everything
+
+    def __str__(self) -> str:
+        return f"{self.matrix.upper().replace('BT', 'BT.')} {self.range} range"
+
+
+def from_tags(colorspace: int | None, color_range: int | None, height: int, pix_fmt: str = "") -> Colour:
+    """Colour of a stream from FFmpeg's tags; untagged (or unknown) parts are assumed and reported."""
+    notes = []
+    matrix = AVCOL_SPC.get(colorspace or 2)
+    if matrix is None:
+        matrix = "bt709" if height >= 720 else "bt601"
+        tag = AVCOL_SPC_NAMES.get(colorspace, colorspace)
+        why = "untagged" if (colorspace or 2) == 2 else f"tagged {tag} (unsupported)"
+        notes.append(f"matrix {why}, assumed {matrix.upper().replace('BT', 'BT.')} ({'HD' if height >= 720 else 'SD'}, "
+                     f"{height} lines)")
+    rng = AVCOL_RANGE.get(color_range or 0)
+    if rng is None:
+        rng = "full" if pix_fmt.startswith("yuvj") else "limited"
+        if not pix_fmt.startswith("yuvj"):
+            notes.append("range untagged, assumed limited (16-235)")
+    return Colour(matrix, rng, "; ".join(notes) or None)
+
+
+def warn_if_assumed(colour: Colour, what: str, stacklevel: int = 2) -> None:
+    if colour.assumed:
+        warnings.warn(f"{what}: colour {colour.assumed}", ColourWarning, stacklevel=stacklevel + 1)
+
+
+def _scales(rng: str) -> tuple[float, float, float]:
+    """(luma offset, luma span, chroma span) in code values."""
+    return (16.0, 219.0, 224.0) if rng == "limited" else (0.0, 255.0, 255.0)
+
+
+def _up(p: np.ndarray, h: int, w: int) -> np.ndarray:
+    fy, fx = -(-h // p.shape[0]), -(-w // p.shape[1])
+    if fy > 1:
+        p = np.repeat(p, fy, axis=0)
+    if fx > 1:
+        p = np.repeat(p, fx, axis=1)
+    return p[:h, :w]
+
+
+def yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, colour: Colour) -> np.ndarray:
+    """8-bit Y, U, V planes (chroma at full, half-width or half-size) -> H×W×3 uint8 RGB."""
+    kr, kb = KR_KB[colour.matrix]
+    off, ys, cs = _scales(colour.range)
+    h, w = y.shape
+    yf = (y.astype(np.float32) - off) * np.float32(255.0 / ys)
+    pb = (_up(u, h, w).astype(np.float32) - 128.0) * np.float32(255.0 / cs)
+    pr = (_up(v, h, w).astype(np.float32) - 128.0) * np.float32(255.0 / cs)
+    out = np.empty((h, w, 3), np.uint8)
+    r = yf + np.float32(2 * (1 - kr)) * pr
+    b = yf + np.float32(2 * (1 - kb)) * pb
+    g = yf - np.float32(2 * (1 - kr) * kr / (1 - kr - kb)) * pr - np.float32(2 * (1 - kb) * kb / (1 - kr - kb)) * pb
+    for i, c in enumerate((r, g, b)):
+        np.clip(np.rint(c, out=c), 0, 255, out=c)
+        out[..., i] = c
+    return out
+
+
+def _down(p: np.ndarray, fy: int, fx: int) -> np.ndarray:
+    h, w = p.shape
+    hh, ww = -(-h // fy), -(-w // fx)
+    if (hh * fy, ww * fx) != (h, w):
+        p = np.pad(p, ((0, hh * fy - h), (0, ww * fx - w)), mode="edge")
+    return p.reshape(hh, fy, ww, fx).mean(axis=(1, 3), dtype=np.float32)
+
+
+def rgb_to_yuv(rgb: np.ndarray, colour: Colour, sub: tuple[int, int] = (2, 2)):
+    """H×W×3 uint8 RGB -> (Y, U, V) uint8 planes; chroma subsampled by `sub` = (rows, cols) block means."""
+    kr, kb = KR_KB[colour.matrix]
+    kg = 1 - kr - kb
+    off, ys, cs = _scales(colour.range)
+    f = rgb.astype(np.float32)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    yl = np.float32(kr) * r + np.float32(kg) * g + np.float32(kb) * b          # 0..255
+    pb = (b - yl) * np.float32(cs / 255.0 / (2 * (1 - kb)))
+    pr = (r - yl) * np.float32(cs / 255.0 / (2 * (1 - kr)))
+    y = np.clip(np.rint(yl * np.float32(ys / 255.0) + np.float32(off)), 0, 255).astype(np.uint8)
+    if sub != (1, 1):
+        pb, pr = _down(pb, *sub), _down(pr, *sub)
+    u = np.clip(np.rint(pb + np.float32(128.0)), 0, 255).astype(np.uint8)
+    v = np.clip(np.rint(pr + np.float32(128.0)), 0, 255).astype(np.uint8)
+    return y, u, v
