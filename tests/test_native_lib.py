@@ -1,0 +1,476 @@
+"""libpysr, the C library (csrc/, include/pysr.h): built, installed and used as a C/C++ host would.
+
+One session-scoped build (cmake + ninja/make, -j2) into a temporary folder, installed to a temporary
+prefix; the host example (examples/host) is built against that INSTALLED package with find_package.
+The library is then loaded with ctypes and compared with the Python `cpu` backend:
+  facts · float planes (ESPCN ×4 and random tiny models) · RGB uint8 frames · damaged files ·
+  the y4m host example on real video · one model shared by sessions on 4 threads.
+Skips with the reason when cmake or a C++ compiler is missing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pysr
+from pysr.graph.graph import Graph, Node
+
+ROOT = Path(__file__).resolve().parent.parent
+ESPCN = ROOT / "weights" / "espcn_x4.pysr"
+OK = 0
+STATUS = {0: "ok", 1: "invalid argument", 2: "I/O error", 3: "invalid model", 4: "unsupported", 5: "shape error",
+          6: "out of memory", 7: "internal"}
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
+        if name and shutil.which(name):
+            return name
+    return None
+
+
+def _run(cmd, **kw):
+    res = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if res.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({res.returncode}):\n"
+                             f"{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    return res
+
+
+@pytest.fixture(scope="session")
+def native(tmp_path_factory):
+    """Build + install libpysr, build the host example against the install: paths of everything."""
+    if not shutil.which("cmake"):
+        pytest.skip("cmake is not installed: the C library cannot be built")
+    if not _compiler():
+        pytest.skip("no C++ compiler (c++, g++, clang++) found: the C library cannot be built")
+    tmp = tmp_path_factory.mktemp("native")
+    build, prefix, host = tmp / "build", tmp / "install", tmp / "host"
+    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+    _run(["cmake", "-S", ROOT, "-B", build, *gen, "-DCMAKE_BUILD_TYPE=Release"])
+    _run(["cmake", "--build", build, "-j2"])
+    _run(["cmake", "--install", build, "--prefix", prefix])
+    _run(["cmake", "-S", ROOT / "examples" / "host", "-B", host, *gen, f"-DCMAKE_PREFIX_PATH={prefix}",
+          "-DCMAKE_BUILD_TYPE=Release"])
+    _run(["cmake", "--build", host, "-j2"])
+    libdir = next(p for p in (prefix / "lib", prefix / "lib64") if (p / "libpysr.so").exists())
+    return {"lib": libdir / "libpysr.so", "prefix": prefix, "host": host / "pysr_host",
+            "threads_test": build / "pysr_threads_test", "tmp": tmp}
+
+
+class Facts(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int32) for n in ("scale", "colour_mode", "temporal_kind", "window", "receptive_field",
+                                              "input_channels", "output_channels")] + \
+               [("input_lo", ctypes.c_float), ("input_hi", ctypes.c_float)]
+
+
+class Params(ctypes.Structure):
+    _fields_ = [("num_threads", ctypes.c_int32), ("batch", ctypes.c_int32)]
+
+
+class Lib:
+    """Thin ctypes binding of include/pysr.h."""
+
+    def __init__(self, path):
+        c = self.c = ctypes.CDLL(str(path))
+        vp, i32, sz = ctypes.c_void_p, ctypes.c_int32, ctypes.c_ssize_t
+        c.pysr_version.restype = ctypes.c_char_p
+        c.pysr_last_error.restype = ctypes.c_char_p
+        c.pysr_status_to_string.restype = ctypes.c_char_p
+        c.pysr_model_name.restype = ctypes.c_char_p
+        c.pysr_model_name.argtypes = [vp]
+        c.pysr_model_load_file.argtypes = [ctypes.c_char_p, ctypes.POINTER(vp)]
+        c.pysr_model_load_memory.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(vp)]
+        c.pysr_model_free.argtypes = [vp]
+        c.pysr_model_get_facts.argtypes = [vp, ctypes.POINTER(Facts)]
+        c.pysr_session_create.argtypes = [vp, i32, i32, ctypes.POINTER(Params), ctypes.POINTER(vp)]
+        c.pysr_session_free.argtypes = [vp]
+        c.pysr_session_output_size.argtypes = [vp, ctypes.POINTER(i32), ctypes.POINTER(i32)]
+        c.pysr_session_run_float.argtypes = [vp, vp, vp]
+        c.pysr_session_run_rgb_u8.argtypes = [vp, vp, sz, vp, sz]
+        c.pysr_session_run_y_u8.argtypes = [vp, vp, sz, vp, sz]
+
+    def error(self) -> str:
+        return self.c.pysr_last_error().decode()
+
+    def load(self, source) -> int:
+        m = ctypes.c_void_p()
+        if isinstance(source, bytes):
+            st = self.c.pysr_model_load_memory(source, len(source), ctypes.byref(m))
+        else:
+            st = self.c.pysr_model_load_file(str(source).encode(), ctypes.byref(m))
+        if st != OK:
+            raise RuntimeError(f"load: {STATUS.get(st, st)}: {self.error()}")
+        return m.value
+
+    def try_load(self, data: bytes) -> tuple[int, str]:
+        m = ctypes.c_void_p()
+        st = self.c.pysr_model_load_memory(data, len(data), ctypes.byref(m))
+        msg = self.error()
+        if st == OK:
+            self.c.pysr_model_free(m)
+        else:
+            assert not m.value, "a failed load must leave *out NULL"
+        return st, msg
+
+    def facts(self, m) -> dict:
+        f = Facts()
+        assert self.c.pysr_model_get_facts(m, ctypes.byref(f)) == OK
+        return {k: getattr(f, k) for k, _ in Facts._fields_}
+
+    def session(self, m, w, h, threads=2, batch=1) -> int:
+        s = ctypes.c_void_p()
+        st = self.c.pysr_session_create(m, w, h, ctypes.byref(Params(threads, batch)), ctypes.byref(s))
+        if st != OK:
+            raise RuntimeError(f"session: {STATUS.get(st, st)}: {self.error()}")
+        return s.value
+
+    def run_float(self, s, x: np.ndarray, out_shape) -> np.ndarray:
+        x = np.ascontiguousarray(x, np.float32)
+        y = np.full(out_shape, np.nan, np.float32)  # poisoned: an unwritten element fails
+        st = self.c.pysr_session_run_float(s, x.ctypes.data, y.ctypes.data)
+        assert st == OK, self.error()
+        return y
+
+    def run_rgb(self, s, frame: np.ndarray, scale: int) -> np.ndarray:
+        h, w, _ = frame.shape
+        out = np.zeros((h * scale, w * scale, 3), np.uint8)
+        st = self.c.pysr_session_run_rgb_u8(s, frame.ctypes.data, frame.strides[0], out.ctypes.data, out.strides[0])
+        assert st == OK, self.error()
+        return out
+
+
+@pytest.fixture(scope="session")
+def lib(native):
+    return Lib(native["lib"])
+
+
+# ---- random tiny models ------------------------------------------------------------------------------
+
+
+def _conv(rng, name, cin, cout, k, groups=1, bias=True):
+    w = (rng.standard_normal((cout, cin // groups, k, k)) / np.sqrt(cin // groups * k * k)).astype(np.float32)
+    params = {f"{name}.weight": w}
+    slots = {"weight": f"{name}.weight"}
+    if bias:
+        params[f"{name}.bias"] = (0.1 * rng.standard_normal(cout)).astype(np.float32)
+        slots["bias"] = f"{name}.bias"
+    return params, slots
+
+
+def rgb_model_x3(seed=0) -> pysr.Model:
+    """RGB, ×3, odd channel counts; split/mul/concat, groups, reflect/replicate padding, prelu, tf-order
+    shuffle, a residual add with scale (fused), a standalone scaled_tanh after it."""
+    rng = np.random.default_rng(seed)
+    params, nodes = {}, []
+
+    def conv(name, x, out, cin, cout, k, **attrs):
+        p, slots = _conv(rng, name, cin, cout, k, attrs.get("groups", 1))
+        params.update(p)
+        nodes.append(Node("conv2d", name, [x], [out], slots, {"padding": [k // 2, k // 2], **attrs}))
+
+    conv("c1", "x", "c1", 3, 12, 5, pad_mode="replicate")
+    nodes.append(Node("activation", "a1", ["c1"], ["a1"], {}, {"kind": "leaky_relu", "alpha": 0.2}))
+    nodes.append(Node("split", "sp", ["a1"], ["s0", "s1"], {}, {"sizes": [5, 7]}))
+    conv("ca", "s0", "ca", 5, 7, 3, pad_mode="reflect", activation="sigmoid")
+    nodes.append(Node("mul", "gate", ["ca", "s1"], ["g"], {}, {}))
+    nodes.append(Node("concat", "cat", ["g", "s1"], ["cat"], {}, {}))
+    conv("c2", "cat", "c2", 14, 10, 3, groups=2)
+    params["p2.slope"] = (0.25 * rng.random(10)).astype(np.float32)
+    nodes.append(Node("activation", "p2", ["c2"], ["p2"], {"slope": "p2.slope"}, {"kind": "prelu"}))
+    conv("c3", "p2", "c3", 10, 27, 3)
+    nodes.append(Node("pixel_shuffle", "ps", ["c3"], ["ps"], {}, {"scale": 3, "order": "tf"}))
+    nodes.append(Node("resize_bicubic_torch", "up", ["x"], ["up"], {}, {"scale": 3}))
+    nodes.append(Node("add", "res", ["up", "ps"], ["r"], {}, {"scale": 0.5}))
+    nodes.append(Node("activation", "out", ["r"], ["y"], {}, {"kind": "scaled_tanh", "alpha": 1.5}))
+    graph = Graph({"x": 3}, ["y"], nodes, params)
+    facts = {"architecture": "test_rgb", "scale": 3, "colour": {"mode": "rgb"}, "input_range": [0.0, 1.0],
+             "receptive_field": 6, "temporal": "single", "licence": "MIT", "provenance": {"source": "test"}}
+    return pysr.Model(graph, facts)
+
+
+def y_model_x2(seed=1) -> pysr.Model:
+    """Y, ×2: a stride-2 conv, a 1×1 conv, a standalone pytorch-order shuffle after a clamped conv, a
+    residual over a bicubic ×2 of the input, and a conv with its own clamp."""
+    rng = np.random.default_rng(seed)
+    params, nodes = {}, []
+    for name, cin, cout, k in (("c1", 1, 9, 3), ("c2", 9, 8, 3), ("c3", 8, 16, 1)):
+        p, slots = _conv(rng, name, cin, cout, k)
+        params.update(p)
+        attrs = {"padding": [k // 2, k // 2]}
+        if name == "c2":
+            attrs["stride"] = 2
+        if name == "c3":
+            attrs["clamp"] = [-0.5, 0.5]
+        src = {"c1": "x", "c2": "a1", "c3": "a2"}[name]
+        nodes.append(Node("conv2d", name, [src], [name], slots, attrs))
+        if name != "c3":
+            act = {"c1": "tanh", "c2": "relu"}[name]
+            nodes.append(Node("activation", "a" + name[1], [name], ["a" + name[1]], {}, {"kind": act}))
+    nodes.append(Node("pixel_shuffle", "ps", ["c3"], ["ps"], {}, {"scale": 4}))
+    nodes.append(Node("resize_bicubic_torch", "up", ["x"], ["up"], {}, {"scale": 2}))
+    nodes.append(Node("add", "res", ["ps", "up"], ["y"], {}, {}))
+    graph = Graph({"x": 1}, ["y"], nodes, params)
+    facts = {"architecture": "test_y", "scale": 2, "colour": dict(pysr.models.colour.DEFAULT_Y_COLOUR),
+             "input_range": [0.0, 1.0], "receptive_field": 5, "temporal": "single", "licence": "MIT",
+             "provenance": {"source": "test"}}
+    return pysr.Model(graph, facts)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    import pysr.models.colour  # noqa: F401
+
+    d = tmp_path_factory.mktemp("models")
+    out = {}
+    for name, make in (("rgb_x3", rgb_model_x3), ("y_x2", y_model_x2)):
+        path = d / f"{name}.pysr"
+        make().save(path)
+        out[name] = path
+    return out
+
+
+# ---- (a) facts -------------------------------------------------------------------------------------
+
+
+def test_version_and_facts(lib):
+    assert lib.c.pysr_version().decode() == "0.1.0"
+    assert lib.c.pysr_status_to_string(3).decode() == "invalid model file"
+    m = lib.load(ESPCN)
+    try:
+        py = pysr.load(ESPCN)
+        f = lib.facts(m)
+        assert f == {"scale": 4, "colour_mode": 1, "temporal_kind": 1, "window": 0, "receptive_field": 4,
+                     "input_channels": 1, "output_channels": 1, "input_lo": 0.0, "input_hi": 1.0}
+        assert f["scale"] == py.scale and f["receptive_field"] == py.facts["receptive_field"]
+        assert lib.c.pysr_model_name(m).decode() == "espcn_x4"
+        s = lib.session(m, 13, 7)
+        w, h = ctypes.c_int32(), ctypes.c_int32()
+        assert lib.c.pysr_session_output_size(s, ctypes.byref(w), ctypes.byref(h)) == OK
+        assert (w.value, h.value) == (52, 28)
+        lib.c.pysr_session_free(s)
+    finally:
+        lib.c.pysr_model_free(m)
+
+
+# ---- (b) float planes against the Python cpu backend -------------------------------------------------
+
+
+@pytest.mark.parametrize("which, shape", [
+    ("espcn", (1, 1, 29, 37)), ("espcn", (2, 1, 8, 5)), ("espcn", (1, 1, 1, 1)),
+    ("rgb_x3", (1, 3, 17, 23)), ("rgb_x3", (2, 3, 6, 9)),
+    ("y_x2", (1, 1, 18, 26)), ("y_x2", (1, 1, 2, 2)),
+])
+def test_float_plane_matches_cpu_backend(lib, tiny_models, which, shape):
+    path = ESPCN if which == "espcn" else tiny_models[which]
+    model = pysr.load(path)
+    x = np.random.default_rng(sum(shape)).random(shape, dtype=np.float32)
+    ref = model.plan("cpu", shape).run(x)[0]
+    m = lib.load(path)
+    try:
+        s = lib.session(m, shape[3], shape[2], threads=2, batch=shape[0])
+        got = lib.run_float(s, x, ref.shape)
+        again = lib.run_float(s, x, ref.shape)  # a session reruns with warm buffers
+        lib.c.pysr_session_free(s)
+    finally:
+        lib.c.pysr_model_free(m)
+    err = np.abs(got.astype(np.float64) - ref)
+    assert np.isfinite(got).all() and err.max() <= 1e-5, f"{which} {shape}: max abs {err.max():.3g} at " \
+        f"{np.unravel_index(err.argmax(), err.shape)}"
+    assert np.array_equal(got, again)
+
+
+def test_shape_error_is_a_status(lib, tiny_models):
+    m = lib.load(tiny_models["y_x2"])
+    try:
+        s = ctypes.c_void_p()
+        # odd sizes: the stride-2 branch gives 4·ceil(H/2) rows, the residual 2·H: a shape error, named
+        st = lib.c.pysr_session_create(m, 7, 6, ctypes.byref(Params(1, 1)), ctypes.byref(s))
+        assert st == 5 and "node 'res'" in lib.error() and not s.value
+        assert lib.c.pysr_session_create(m, 0, 6, None, ctypes.byref(s)) == 1
+    finally:
+        lib.c.pysr_model_free(m)
+
+
+# ---- (c) RGB uint8 frames against pysr.run ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which, h, w", [("espcn", 30, 41), ("rgb_x3", 19, 14), ("y_x2", 16, 22)])
+def test_rgb_frame_matches_pysr_run(lib, tiny_models, which, h, w):
+    path = ESPCN if which == "espcn" else tiny_models[which]
+    model = pysr.load(path)
+    rng = np.random.default_rng(h * w)
+    # smooth content with noise: the values a real frame has, not only saturated extremes
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 128 + 90 * np.sin(yy[..., None] / 4.0 + xx[..., None] / 7.0 + np.arange(3))
+    frame = np.clip(base + rng.normal(0, 20, (h, w, 3)), 0, 255).astype(np.uint8)
+    ref = pysr.run(frame, model=model)
+    m = lib.load(path)
+    try:
+        s = lib.session(m, w, h)
+        got = lib.run_rgb(s, frame, model.scale)
+        # a padded source stride must give the same result
+        wide = np.zeros((h, w + 5, 3), np.uint8)
+        wide[:, :w] = frame
+        out = np.zeros((h * model.scale, w * model.scale + 3, 3), np.uint8)
+        st = lib.c.pysr_session_run_rgb_u8(s, wide.ctypes.data, wide.strides[0], out.ctypes.data, out.strides[0])
+        assert st == OK, lib.error()
+        assert np.array_equal(out[:, : w * model.scale], got)
+        lib.c.pysr_session_free(s)
+    finally:
+        lib.c.pysr_model_free(m)
+    diff = np.abs(got.astype(int) - ref.astype(int))
+    # Both sides round x·255 half to even from float32; the float32 values differ by ~1e-6 (summation
+    # order), which flips a rounding only when x·255 lies within ~1e-4 of a .5: at most ±1, very rarely.
+    assert diff.max() <= 1 and (diff > 0).mean() <= 1e-3, f"{which}: {(diff > 0).sum()} of {diff.size} differ"
+
+
+# ---- (d) damaged files: an error status with a message, never a crash --------------------------------
+
+
+def _rewrite(data: bytes, edit) -> bytes:
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    edit(header)
+    h = json.dumps(header).encode()
+    return len(h).to_bytes(8, "little") + h + data[8 + n :]
+
+
+def _py_ok(data: bytes) -> bool:
+    try:
+        pysr.load(data)
+        return True
+    except pysr.errors.PysrError:
+        return False
+
+
+def test_damaged_files_fail_cleanly(lib, tiny_models):
+    good = tiny_models["rgb_x3"].read_bytes()
+    assert lib.try_load(good)[0] == OK
+    n = int.from_bytes(good[:8], "little")
+    cases: dict[str, bytes] = {}
+    cuts = {*range(0, 80, 3), *np.linspace(80, len(good) - 1, 60).astype(int).tolist(), 8 + n, len(good) - 1}
+    for cut in sorted(cuts):
+        cases[f"truncated at {cut}"] = good[:cut]
+    rng = np.random.default_rng(7)
+    for _ in range(120):
+        b = bytearray(good)
+        pos = int(rng.integers(8, 8 + n))
+        b[pos] = int(rng.integers(0, 256))
+        cases[f"header byte {pos} = {b[pos]}"] = bytes(b)
+    name = next(iter(json.loads(good[8 : 8 + n])))
+    name = name if name != "__metadata__" else list(json.loads(good[8 : 8 + n]))[1]
+
+    def set_dtype(h):
+        h[name]["dtype"] = "F16"
+
+    cases["wrong dtype"] = _rewrite(good, set_dtype)
+    cases["extra tensor key"] = _rewrite(good, lambda h: h[name].update(extra=1))
+    cases["format 2"] = _rewrite(good, lambda h: h["__metadata__"].update({"pysr.format": "2"}))
+    cases["no graph"] = _rewrite(good, lambda h: h["__metadata__"].pop("pysr.graph"))
+    cases["unknown op"] = _rewrite(good, lambda h: h["__metadata__"].update(
+        {"pysr.graph": h["__metadata__"]["pysr.graph"].replace('"mul"', '"mull"')}))
+    cases["bad attr"] = _rewrite(good, lambda h: h["__metadata__"].update(
+        {"pysr.graph": h["__metadata__"]["pysr.graph"].replace('"order":"tf"', '"order":"xx"')}))
+    cases["scale 0"] = _rewrite(good, lambda h: h["__metadata__"].update(
+        {"pysr.model": h["__metadata__"]["pysr.model"].replace('"scale":3', '"scale":0')}))
+    nan = bytearray(good)
+    nan[len(good) - 4 : len(good)] = np.float32(np.nan).tobytes()
+    cases["NaN weight"] = bytes(nan)
+    inf = bytearray(good)
+    inf[8 + n : 8 + n + 4] = np.float32(np.inf).tobytes()
+    cases["inf weight"] = bytes(inf)
+    for size in (2**63, 2**64 - 1, (16 << 20) + 1, len(good) - 7, n + 1):
+        cases[f"header length {size}"] = size.to_bytes(8, "little") + good[8:]
+    cases["gap"] = good + b"\0\0\0\0"
+    cases["empty"] = b""
+
+    mismatched = []
+    for what, data in cases.items():
+        st, msg = lib.try_load(data)
+        if st != OK:
+            assert st in (3, 4), f"{what}: status {st}"
+            assert msg.startswith("<memory>: ") and len(msg) > 12, f"{what}: message {msg!r}"
+        if (st == OK) != _py_ok(data):
+            mismatched.append(f"{what}: native {'accepts' if st == OK else 'rejects: ' + msg}")
+    assert not mismatched, "native and Python readers disagree:\n" + "\n".join(mismatched)
+    st, msg = lib.try_load(cases["NaN weight"])
+    assert "non-finite" in msg and "(nan)" in msg
+    st, msg = lib.try_load(cases["wrong dtype"])
+    assert "dtype \"F16\"" in msg
+    m = ctypes.c_void_p()
+    assert lib.c.pysr_model_load_file(b"/nonexistent/x.pysr", ctypes.byref(m)) == 2 and "cannot read" in lib.error()
+
+
+# ---- (e) the host example on real video -----------------------------------------------------------
+
+
+def _y4m_from_video(path: Path, out: Path, frames: int, size: tuple[int, int], fmt: str) -> None:
+    """The first `frames` frames of a video, scaled to `size` (PyAV / swscale), as a y4m file."""
+    from fractions import Fraction
+
+    import av
+
+    from pysr.video.y4m import Y4mHeader, Y4mWriter
+
+    chroma = {"yuv420p": "420jpeg", "yuv444p": "444"}[fmt]
+    with av.open(str(path)) as c, out.open("wb") as f:
+        writer = Y4mWriter(f, Y4mHeader(size[0], size[1], Fraction(24, 1), chroma))
+        for i, frame in enumerate(c.decode(video=0)):
+            if i == frames:
+                break
+            img = frame.reformat(width=size[0], height=size[1], format=fmt)
+            writer.write([np.frombuffer(bytes(p), np.uint8).reshape(p.height, p.line_size)[:, : p.width]
+                          for p in img.planes])
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv444p"])
+def test_host_example_matches_python_video_path(native, shared, fmt, tmp_path):
+    pytest.importorskip("av")
+    from pysr.video.colour import Colour, rgb_to_yuv, yuv_to_rgb
+    from pysr.video.y4m import Y4mReader
+
+    src = tmp_path / "in.y4m"
+    _y4m_from_video(shared / "data" / "video" / "bigbuckbunny.mp4", src, 3, (64, 36), fmt)
+    dst = tmp_path / "out.y4m"
+    _run([native["host"], "-m", ESPCN, "-i", src, "-o", dst, "--threads", "2"])
+    model = pysr.load(ESPCN)
+    colour = Colour("bt601", "limited")  # what pysr assumes for an untagged stream under 720 lines
+    sub = (2, 2) if fmt == "yuv420p" else (1, 1)
+    with src.open("rb") as f_in, dst.open("rb") as f_out:
+        got_reader = Y4mReader(f_out)
+        assert (got_reader.header.width, got_reader.header.height) == (256, 144)
+        got = list(got_reader)
+        want = []
+        for y, u, v in Y4mReader(f_in):
+            hr = pysr.run(yuv_to_rgb(y, u, v, colour), model=model)
+            want.append(rgb_to_yuv(hr, colour, sub))
+    assert len(got) == len(want) == 3
+    for i, (g, w) in enumerate(zip(got, want)):
+        for name, a, b in zip("YUV", g, w):
+            d = np.abs(a.astype(int) - b.astype(int))
+            # ±1 where the RGB frame itself differed by 1 (see test_rgb_frame_matches_pysr_run)
+            assert d.max() <= 1 and (d > 0).mean() <= 2e-3, f"frame {i} {name}: {(d > 0).sum()} of {d.size} differ"
+
+
+# ---- (f) one model, sessions on 4 threads ---------------------------------------------------------------
+
+
+def test_sessions_on_threads_match_sequential_runs(native, tiny_models):
+    for path in (ESPCN, tiny_models["rgb_x3"]):
+        res = _run([native["threads_test"], path, "4", "37", "29"], timeout=120)
+        assert res.stdout.strip() == "ok"
+
+
+def test_pkg_config_file(native):
+    pc = (native["lib"].parent / "pkgconfig" / "pysr.pc").read_text()
+    assert "Version: 0.1.0" in pc and "-lpysr" in pc
+    assert (native["prefix"] / "include" / "pysr.h").exists()
