@@ -133,6 +133,34 @@ def test_bad_facts(model_bytes):
         read_model(rewrite(model_bytes, edit))
 
 
+def _replace_in(key: str, old: str, new: str):
+    def edit(h):
+        assert old in h["__metadata__"][key]
+        h["__metadata__"][key] = h["__metadata__"][key].replace(old, new, 1)
+    return edit
+
+
+@pytest.mark.parametrize("key,old,new,match", [
+    ("pysr.graph", '"outputs":', '"outputs":["x"],"outputs":', "repeated key 'outputs'"),
+    ("pysr.model", '"scale":3', '"scale":3,"scale":2', "repeated key 'scale'"),
+    ("pysr.model", '"input_range":[0', '"input_range":[NaN', "NaN is not JSON"),
+    ("pysr.graph", '"channels":1', '"channels":true', "channels must be a positive integer"),
+    ("pysr.model", '"temporal":"single"', '"temporal":"window(\u00b2)"', "temporal must be"),
+])
+def test_json_is_strict(model_bytes, key, old, new, match):
+    """docs/model-file.md §1: RFC 8259 JSON, no repeated keys, no NaN literal, booleans are not numbers."""
+    with pytest.raises(ModelFileError, match=match):
+        read_model(rewrite(model_bytes, _replace_in(key, old, new)))
+
+
+def test_shape_entries_are_integers_not_booleans(model_bytes):
+    def edit(h):
+        assert h["conv1.weight"]["shape"][1] == 1
+        h["conv1.weight"]["shape"][1] = True         # the same byte count if read as 1
+    with pytest.raises(ModelFileError, match="conv1.weight"):
+        read_model(rewrite(model_bytes, edit))
+
+
 def test_unknown_op_in_graph(model_bytes):
     edit = lambda h: h["__metadata__"].update(  # noqa: E731
         {"pysr.graph": h["__metadata__"]["pysr.graph"].replace('"op":"pixel_shuffle"', '"op":"magic"')})

@@ -105,7 +105,7 @@ class Graph:
         for item in d["inputs"] if isinstance(d["inputs"], list) else [None]:
             if not isinstance(item, dict) or set(item) != {"name", "channels"}:
                 raise GraphError(f"graph input must be {{'name': str, 'channels': int}}, got {item!r}")
-            if not isinstance(item["channels"], int) or item["channels"] <= 0:
+            if type(item["channels"]) is not int or item["channels"] <= 0:
                 raise GraphError(f"graph input {item['name']!r}: channels must be a positive integer")
             inputs[item["name"]] = item["channels"]
         if not isinstance(d["outputs"], list) or not all(isinstance(o, str) for o in d["outputs"]):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,23 @@ def _fail(where: str, msg: str, hint: str | None = None):
     raise ModelFileError(f"{where}: {msg}", hint)
 
 
+def _unique_keys(pairs: list) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"repeated key {next(k for k in keys if keys.count(k) > 1)!r}")
+    return dict(pairs)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str):
+    """RFC 8259 JSON as the spec requires it (docs/model-file.md §1): repeated keys in an object and the
+    non-standard NaN / Infinity literals are errors (ValueError)."""
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
 def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
     if len(data) < 8:
         _fail(where, f"file is {len(data)} bytes, too short for a .pysr header (8-byte length + JSON)")
@@ -87,8 +105,8 @@ def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
     if n > MAX_HEADER_BYTES or 8 + n > len(data):
         _fail(where, f"header length {n} does not fit the file ({len(data)} bytes): truncated or not a .pysr file")
     try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        header = strict_json(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
         _fail(where, f"header is not valid UTF-8 JSON ({err})")
     if not isinstance(header, dict):
         _fail(where, "header JSON is not an object")
@@ -105,9 +123,9 @@ def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
     body = memoryview(data)[8 + n :]
     params = _tensors(header, body, where)
     try:
-        graph_json = json.loads(meta.get("pysr.graph", ""))
-        facts = json.loads(meta.get("pysr.model", ""))
-    except json.JSONDecodeError as err:
+        graph_json = strict_json(meta.get("pysr.graph", ""))
+        facts = strict_json(meta.get("pysr.model", ""))
+    except ValueError as err:
         _fail(where, f"metadata 'pysr.graph' or 'pysr.model' is missing or not JSON ({err})")
     check_facts(facts)
     graph = Graph.from_json(graph_json, params)
@@ -132,9 +150,9 @@ def _tensors(header: dict, body: memoryview, where: str) -> dict[str, np.ndarray
         dtype, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
         if dtype not in _DTYPES:
             _fail(where, f"tensor {name!r}: dtype {dtype!r} is not supported (format {FORMAT_VERSION} stores F32)")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        if not isinstance(shape, list) or not all(type(s) is int and s >= 0 for s in shape):
             _fail(where, f"tensor {name!r}: shape {shape!r} is not a list of non-negative integers")
-        if (not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)
+        if (not isinstance(offs, list) or len(offs) != 2 or not all(type(o) is int for o in offs)
                 or not 0 <= offs[0] <= offs[1]):
             _fail(where, f"tensor {name!r}: data_offsets {offs!r} must be [begin, end] with 0 <= begin <= end")
         nbytes = math.prod(shape) * _DTYPES[dtype].itemsize
@@ -190,6 +208,6 @@ def check_facts(facts) -> None:
     if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or rng[0] >= rng[1]:
         raise ModelFileError(f"model facts: input_range must be [lo, hi] with lo < hi, got {rng!r}")
     t = facts["temporal"]
-    if t not in TEMPORAL_KINDS and not (t.startswith("window(") and t.endswith(")") and t[7:-1].isdigit()
-                                        and int(t[7:-1]) >= 1):
+    window = re.fullmatch(r"window\(([0-9]+)\)", t)
+    if t not in TEMPORAL_KINDS and not (window and int(window.group(1)) >= 1):
         raise ModelFileError(f"model facts: temporal must be single, recurrent or window(k), got {t!r}")

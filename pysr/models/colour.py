@@ -15,6 +15,10 @@ DEFAULT_Y_COLOUR = {"mode": "y", "matrix": "bt601", "range": "limited", "chroma"
 
 
 def check_colour(colour: dict) -> None:
+    keys = {"y": {"mode", "matrix", "range", "chroma"}, "rgb": {"mode"}}.get(colour.get("mode"))
+    if keys is not None and set(colour) != keys:
+        raise ModelFileError(f"colour facts: a {colour['mode']!r} model has exactly the keys {sorted(keys)}, "
+                             f"got {sorted(colour)}")
     if colour.get("mode") == "y":
         if colour.get("matrix") not in ("bt601", "bt709") or colour.get("range") not in ("limited", "full"):
             raise ModelFileError(f"colour facts: Y model needs matrix bt601|bt709 and range limited|full, got {colour}")
