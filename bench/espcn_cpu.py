@@ -90,16 +90,17 @@ def torch_net(model):
     return torch.nn.Sequential(*layers, torch.nn.PixelShuffle(model.scale)).eval()
 
 
-def onnx_bytes(model) -> bytes:
+def onnx_bytes(model, h: int = H, w: int = W) -> bytes:
+    """The ESPCN graph of `model` as ONNX (Conv, Tanh, DepthToSpace CRD = pixel shuffle) for an h×w Y plane."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, x = [], [], "lr"
     convs = [n for n in model.graph.nodes if n.op == "conv2d"]
     for i, node in enumerate(convs):
-        w = model.graph.params[node.params["weight"]]
-        b = model.graph.params[node.params["bias"]]
-        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
-        p = w.shape[2] // 2
+        weight = model.graph.params[node.params["weight"]]
+        bias = model.graph.params[node.params["bias"]]
+        inits += [numpy_helper.from_array(weight, f"w{i}"), numpy_helper.from_array(bias, f"b{i}")]
+        p = weight.shape[2] // 2
         nodes.append(helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"], pads=[p, p, p, p]))
         x = f"c{i}"
         if i < len(convs) - 1:
@@ -107,8 +108,8 @@ def onnx_bytes(model) -> bytes:
             x = f"t{i}"
     nodes.append(helper.make_node("DepthToSpace", [x], ["hr"], blocksize=model.scale, mode="CRD"))
     s = model.scale
-    lr = helper.make_tensor_value_info("lr", TensorProto.FLOAT, [1, 1, H, W])
-    hr = helper.make_tensor_value_info("hr", TensorProto.FLOAT, [1, 1, H * s, W * s])   # OpenCV needs the shape
+    lr = helper.make_tensor_value_info("lr", TensorProto.FLOAT, [1, 1, h, w])
+    hr = helper.make_tensor_value_info("hr", TensorProto.FLOAT, [1, 1, h * s, w * s])   # OpenCV needs the shape
     graph = helper.make_graph(nodes, "espcn", [lr], [hr], inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8

@@ -49,14 +49,14 @@ def cmd_demo(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from importlib import resources
-
     import pysr
+    from pysr.model import shipped_models
 
-    for path in sorted(resources.files("pysr.weights").iterdir(), key=lambda p: p.name):
-        if path.name.endswith(".pysr"):
-            m = pysr.load(str(path))
-            print(f"{path.name[:-5]:16s} {m!r}  licence {m.facts['licence']}")
+    for name, path in sorted(shipped_models().items()):
+        m = pysr.load(path)
+        prov = m.facts.get("provenance", {})
+        trained = f"{prov['steps']} steps" if "steps" in prov else prov.get("source", "")
+        print(f"{name:16s} {m!r}  licence {m.facts['licence']}  {trained}")
 
 
 def cmd_backends(args) -> None:

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pysr.errors import PysrError
-
 
 def y_psnr(a: np.ndarray, b: np.ndarray, shave: int) -> float:
     def y(img):
@@ -26,20 +24,13 @@ def y_psnr(a: np.ndarray, b: np.ndarray, shave: int) -> float:
     return float(10 * np.log10(255.0**2 / np.mean(d * d)))
 
 
-def shipped_model_path(name: str) -> Path:
-    path = resources.files("pysr.weights") / f"{name}.pysr"
-    if not path.is_file():
-        raise PysrError(f"shipped model {name!r} is not installed", "run `pysr models` to list shipped models")
-    return Path(str(path))
-
-
 def run_demo(out_dir: str, backend: str = "cpu", model_name: str = "espcn_x4") -> dict:
     from PIL import Image
 
     import pysr
     from pysr.ops.resize_bicubic_matlab import imresize_uint8
 
-    model = pysr.load(shipped_model_path(model_name))
+    model = pysr.load(model_name)
     s = model.scale
     hr = np.asarray(Image.open(resources.files("pysr.data") / "bbb_640x360.png").convert("RGB"))
     hr = hr[: hr.shape[0] // s * s, : hr.shape[1] // s * s]

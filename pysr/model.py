@@ -6,6 +6,7 @@ import os
 import threading
 from pathlib import Path
 
+from pysr.errors import ModelFileError
 from pysr.graph.graph import Graph
 from pysr.io.model_file import read_model, write_model
 from pysr.models.colour import check_colour, wrap_rgb
@@ -56,7 +57,22 @@ class Model:
                 f"params={sum(v.size for v in self.graph.params.values())})")
 
 
+def shipped_models() -> dict[str, Path]:
+    """Name -> path of the models installed with pysr (package data pysr.weights; `pysr models`)."""
+    from importlib import resources
+
+    folder = resources.files("pysr.weights")
+    return {p.name[:-5]: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".pysr")}
+
+
 def load(source: str | os.PathLike | bytes) -> Model:
-    """Load and fully check a `.pysr` file (a path or its bytes)."""
+    """Load and fully check a `.pysr` model: a path, the file's bytes, or the name of a shipped model
+    (a bare name such as "espcn_x4" that is not a file here)."""
+    if isinstance(source, str) and os.sep not in source and not source.endswith(".pysr") and not Path(source).exists():
+        ship = shipped_models()
+        if source not in ship:
+            raise ModelFileError(f"{source}: no such file, and no shipped model of that name",
+                                 f"shipped models: {', '.join(sorted(ship)) or 'none'}; or give a .pysr path")
+        source = ship[source]
     graph, facts = read_model(source)
     return Model(graph, facts, None if isinstance(source, (bytes, bytearray)) else str(Path(source)))

@@ -10,7 +10,6 @@ packets of the input, and carries on encoding: every input frame ends up in the 
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import pysr
-from pysr.errors import MediaError, PysrError
+from pysr.errors import MediaError
 from pysr.video import pipeline
 from pysr.video.images import check_output_folder, folder_pairs, is_image, read_image, save_atomic, upscale_pil
 from pysr.video.progress import Progress
@@ -52,14 +51,8 @@ class Job:
 
 
 def resolve_model(name: str) -> pysr.Model:
-    from pysr.demo import shipped_model_path
-
-    path = Path(name)
-    if path.suffix == ".pysr" or path.exists() or os.sep in name:
-        if not path.is_file():
-            raise MediaError(f"model {name}: no such file", "give a .pysr path or a name from `pysr models`")
-        return pysr.load(path)
-    return pysr.load(shipped_model_path(name))
+    """A .pysr path or a shipped model's name (`pysr models`)."""
+    return pysr.load(name)
 
 
 def make_infer(model: pysr.Model, backend: str, tile, mono: bool):
@@ -82,14 +75,8 @@ def make_infer(model: pysr.Model, backend: str, tile, mono: bool):
         return infer_y
     from pysr.api import upscale_frame
 
-    kwargs = {}
-    if tile is not None:
-        if "tile" not in inspect.signature(upscale_frame).parameters:
-            raise PysrError("--tile is not available in this version of pysr.api.upscale_frame")
-        kwargs["tile"] = tile
-
     def infer(rgb: np.ndarray) -> np.ndarray:
-        return upscale_frame(rgb, model, backend, **kwargs)
+        return upscale_frame(rgb, model, backend, tile)
 
     return infer
 
