@@ -10,6 +10,8 @@ swscale so that the matrix, the range and the chroma siting are the ones we stat
   R = Y' + 2(1 − Kr)·Pr,  B = Y' + 2(1 − Kb)·Pb,  G = (Y' − Kr·R − Kb·B)/Kg.
 Chroma is upsampled by replication (each chroma sample covers its 2×2 / 2×1 block) and downsampled by the
 mean of the block, so a 4:4:4 round trip is lossless up to rounding and a 4:2:0 one keeps luma detail.
+The block mean is summed row by row, rows top to bottom ((a + b) + (c + d) for 4:2:0), then divided.
+The arithmetic runs in kernels/cpu/yuv.py; tests/test_yuv_kernels.py holds the numpy reference it matches bit for bit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from pysr.errors import InputError, ShapeError
+from pysr.kernels.cpu import yuv
 
 KR_KB = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
 
@@ -71,54 +76,51 @@ def _scales(rng: str) -> tuple[float, float, float]:
     return (16.0, 219.0, 224.0) if rng == "limited" else (0.0, 255.0, 255.0)
 
 
-def _up(p: np.ndarray, h: int, w: int) -> np.ndarray:
-    fy, fx = -(-h // p.shape[0]), -(-w // p.shape[1])
-    if fy > 1:
-        p = np.repeat(p, fy, axis=0)
-    if fx > 1:
-        p = np.repeat(p, fx, axis=1)
-    return p[:h, :w]
+def _planes_in(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[int, int]:
+    """Row and column chroma factors of 8-bit planes, as replication needs them (ceil(H / Hc), ceil(W / Wc))."""
+    for p in (y, u, v):
+        if not isinstance(p, np.ndarray) or p.dtype != np.uint8 or p.ndim != 2:
+            got = f"{p.dtype} {p.shape}" if isinstance(p, np.ndarray) else type(p).__name__
+            raise InputError(f"expected an H×W uint8 plane, got {got}")
+    if u.shape != v.shape or not 0 < u.shape[0] <= y.shape[0] or not 0 < u.shape[1] <= y.shape[1]:
+        raise ShapeError(f"chroma planes {u.shape} and {v.shape} do not fit luma {y.shape}")
+    return -(-y.shape[0] // u.shape[0]), -(-y.shape[1] // u.shape[1])
+
+
+def _rows(p: np.ndarray) -> np.ndarray:
+    # NOTE: the kernels take any row stride (PyAV planes carry line padding) but need unit column strides.
+    return p if p.strides[-1] == p.itemsize else np.ascontiguousarray(p)
 
 
 def yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, colour: Colour) -> np.ndarray:
     """8-bit Y, U, V planes (chroma at full, half-width or half-size) -> H×W×3 uint8 RGB."""
+    fy, fx = _planes_in(y, u, v)
     kr, kb = KR_KB[colour.matrix]
     off, ys, cs = _scales(colour.range)
-    h, w = y.shape
-    yf = (y.astype(np.float32) - off) * np.float32(255.0 / ys)
-    pb = (_up(u, h, w).astype(np.float32) - 128.0) * np.float32(255.0 / cs)
-    pr = (_up(v, h, w).astype(np.float32) - 128.0) * np.float32(255.0 / cs)
-    out = np.empty((h, w, 3), np.uint8)
-    r = yf + np.float32(2 * (1 - kr)) * pr
-    b = yf + np.float32(2 * (1 - kb)) * pb
-    g = yf - np.float32(2 * (1 - kr) * kr / (1 - kr - kb)) * pr - np.float32(2 * (1 - kb) * kb / (1 - kr - kb)) * pb
-    for i, c in enumerate((r, g, b)):
-        np.clip(np.rint(c, out=c), 0, 255, out=c)
-        out[..., i] = c
+    k = (np.float32(off), np.float32(255.0 / ys), np.float32(255.0 / cs), np.float32(2 * (1 - kr)),
+         np.float32(2 * (1 - kr) * kr / (1 - kr - kb)), np.float32(2 * (1 - kb) * kb / (1 - kr - kb)),
+         np.float32(2 * (1 - kb)))
+    out = np.empty(y.shape + (3,), np.uint8)
+    yuv.yuv_to_rgb(_rows(y), _rows(u), _rows(v), out, fy, fx, k)
     return out
-
-
-def _down(p: np.ndarray, fy: int, fx: int) -> np.ndarray:
-    h, w = p.shape
-    hh, ww = -(-h // fy), -(-w // fx)
-    if (hh * fy, ww * fx) != (h, w):
-        p = np.pad(p, ((0, hh * fy - h), (0, ww * fx - w)), mode="edge")
-    return p.reshape(hh, fy, ww, fx).mean(axis=(1, 3), dtype=np.float32)
 
 
 def rgb_to_yuv(rgb: np.ndarray, colour: Colour, sub: tuple[int, int] = (2, 2)):
     """H×W×3 uint8 RGB -> (Y, U, V) uint8 planes; chroma subsampled by `sub` = (rows, cols) block means."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        got = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise InputError(f"expected an H×W×3 uint8 RGB frame, got {got}")
+    fy, fx = sub
+    if not (isinstance(fy, (int, np.integer)) and isinstance(fx, (int, np.integer)) and fy > 0 and fx > 0):
+        raise InputError(f"chroma subsampling must be two positive integers (rows, cols), got {sub!r}")
     kr, kb = KR_KB[colour.matrix]
     kg = 1 - kr - kb
     off, ys, cs = _scales(colour.range)
-    f = rgb.astype(np.float32)
-    r, g, b = f[..., 0], f[..., 1], f[..., 2]
-    yl = np.float32(kr) * r + np.float32(kg) * g + np.float32(kb) * b          # 0..255
-    pb = (b - yl) * np.float32(cs / 255.0 / (2 * (1 - kb)))
-    pr = (r - yl) * np.float32(cs / 255.0 / (2 * (1 - kr)))
-    y = np.clip(np.rint(yl * np.float32(ys / 255.0) + np.float32(off)), 0, 255).astype(np.uint8)
-    if sub != (1, 1):
-        pb, pr = _down(pb, *sub), _down(pr, *sub)
-    u = np.clip(np.rint(pb + np.float32(128.0)), 0, 255).astype(np.uint8)
-    v = np.clip(np.rint(pr + np.float32(128.0)), 0, 255).astype(np.uint8)
+    k = (np.float32(kr), np.float32(kg), np.float32(kb), np.float32(cs / 255.0 / (2 * (1 - kb))),
+         np.float32(cs / 255.0 / (2 * (1 - kr))), np.float32(ys / 255.0), np.float32(off))
+    h, w = rgb.shape[:2]
+    y = np.empty((h, w), np.uint8)
+    u = np.empty((-(-h // fy), -(-w // fx)), np.uint8)
+    v = np.empty_like(u)
+    yuv.rgb_to_yuv(np.ascontiguousarray(rgb), y, u, v, fy, fx, k)
     return y, u, v
