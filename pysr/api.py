@@ -63,9 +63,12 @@ def upscale_frame(frame: np.ndarray, model: Model, backend: str = "cpu", tile=No
 
 def run(frames, model=None, backend: str = "cpu", tile=None):
     """Upscale one uint8 RGB frame (H×W×3), or an iterable of them (returns an iterator). `tile` as in
-    upscale_frame."""
+    upscale_frame. Recurrent and window(k) models run through a Session (pysr/stream/session.py): an iterable is
+    one sequence, frames out in order; one frame is a sequence of one frame."""
     model = _model(model)
     tile = tiles.check_tile(tile)
+    if model.facts["temporal"] != "single":
+        return _run_session(frames, model, backend, tile)
     if isinstance(frames, np.ndarray) and frames.ndim != 4:
         return upscale_frame(frames, model, backend, tile)
     if isinstance(frames, np.ndarray):
@@ -79,6 +82,25 @@ def _iter(frames: Iterable, model: Model, backend: str, tile=None) -> Iterator[n
     for i, frame in enumerate(frames):
         check_frame(frame, i)
         yield upscale_frame(frame, model, backend, tile)
+
+
+def _run_session(frames, model: Model, backend: str, tile):
+    from pysr.stream.session import Session
+
+    if tile is not None:
+        raise InputError(f"tiling is for single-frame models; this one is {model.facts['temporal']}", "pass tile=None")
+    if isinstance(frames, np.ndarray) and frames.ndim != 4:
+        session = Session(model, backend)
+        return (session.push(check_frame(frames)) + session.flush())[0]
+    if not isinstance(frames, Iterable):
+        raise InputError(f"frames must be an H×W×3 uint8 array or an iterable of them, got {type(frames).__name__}")
+    return _iter_session(frames, Session(model, backend))
+
+
+def _iter_session(frames: Iterable, session) -> Iterator[np.ndarray]:
+    for frame in frames:
+        yield from session.push(frame)
+    yield from session.flush()
 
 
 def run_y(planes: np.ndarray, model=None, backend: str = "cpu") -> np.ndarray:

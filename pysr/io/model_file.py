@@ -39,7 +39,8 @@ def write_model(path: str | os.PathLike, graph: Graph, facts: dict) -> None:
 
     check_facts(facts)
     graph.validate()
-    check_params_against_graph(graph)
+    check_state(facts, graph)
+    check_params_against_graph(graph, facts)
     for name, value in graph.params.items():
         if not np.isfinite(value).all():
             raise ModelFileError(f"refusing to write {path}: parameter {name!r} holds NaN or infinite values")
@@ -130,11 +131,12 @@ def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
     check_facts(facts)
     graph = Graph.from_json(graph_json, params)
     graph.validate()
+    check_state(facts, graph)
     used = {p for node in graph.nodes for p in node.params.values()}
     unused = sorted(set(params) - used)
     if unused:
         _fail(where, f"tensor {unused[0]!r} is not used by any node of the graph ({len(unused)} unused)")
-    check_params_against_graph(graph)
+    check_params_against_graph(graph, facts)
     return graph, facts
 
 
@@ -178,10 +180,52 @@ def _tensors(header: dict, body: memoryview, where: str) -> dict[str, np.ndarray
     return params
 
 
-def check_params_against_graph(graph: Graph) -> None:
-    """Every parameter's shape must fit its op: run shape inference on a nominal input size."""
-    shapes = {k: (1, c, NOMINAL_SIZE, NOMINAL_SIZE) for k, c in graph.inputs.items()}
+def check_params_against_graph(graph: Graph, facts: dict | None = None) -> None:
+    """Every parameter's shape must fit its op: run shape inference on a nominal input size (a recurrent model's
+    carried inputs at their state scale times it)."""
+    scale = {c["input"]: c["scale"] for c in (facts or {}).get("state", {}).get("carry", [])}
+    size = {k: NOMINAL_SIZE * scale.get(k, 1) for k in graph.inputs}
+    shapes = {k: (1, c, size[k], size[k]) for k, c in graph.inputs.items()}
     graph.infer_shapes(shapes)
+
+
+STATE_INITIAL = ("zeros", "frame")
+
+
+def check_state(facts: dict, graph: Graph) -> None:
+    """A recurrent model's `state` (docs/temporal.md): {"frame_input": graph input, "frame_output": graph output,
+    "carry": [{"input": graph input, "from": graph input or output, "scale": int >= 1, "initial": "zeros" | "frame"},
+    …]}; every graph input but the frame input is carried exactly once. Other temporal kinds have no `state`."""
+    state = facts.get("state")
+    if facts["temporal"] != "recurrent":
+        if state is not None:
+            raise ModelFileError(f"model facts: 'state' is only for recurrent models, not {facts['temporal']!r}")
+        return
+    if not isinstance(state, dict) or set(state) != {"frame_input", "frame_output", "carry"}:
+        raise ModelFileError("model facts: a recurrent model needs 'state' with exactly the keys carry, frame_input, "
+                             f"frame_output; got {state!r}")
+    if state["frame_input"] not in graph.inputs or state["frame_output"] not in graph.outputs:
+        raise ModelFileError(f"model facts: state frame_input {state['frame_input']!r} / frame_output "
+                             f"{state['frame_output']!r} must be a graph input / output ({list(graph.inputs)} / "
+                             f"{graph.outputs})")
+    carry = state["carry"]
+    if not isinstance(carry, list):
+        raise ModelFileError("model facts: state.carry must be a list")
+    carried = []
+    for c in carry:
+        if not isinstance(c, dict) or set(c) != {"input", "from", "scale", "initial"}:
+            raise ModelFileError(f"model facts: a state.carry entry has exactly input, from, scale, initial; got {c!r}")
+        if c["input"] not in graph.inputs or c["input"] == state["frame_input"]:
+            raise ModelFileError(f"model facts: state carries {c['input']!r}, which is not a state input of the graph")
+        if c["from"] not in graph.inputs and c["from"] not in graph.outputs:
+            raise ModelFileError(f"model facts: state carry 'from' {c['from']!r} is neither a graph input nor output")
+        if type(c["scale"]) is not int or c["scale"] < 1 or c["initial"] not in STATE_INITIAL:
+            raise ModelFileError(f"model facts: state carry {c['input']!r}: scale must be an integer >= 1 and initial "
+                                 f"one of {STATE_INITIAL}, got {c['scale']!r}, {c['initial']!r}")
+        carried.append(c["input"])
+    want = sorted(set(graph.inputs) - {state["frame_input"]})
+    if sorted(carried) != want:
+        raise ModelFileError(f"model facts: state must carry each of the inputs {want} once, carries {carried}")
 
 
 def check_facts(facts) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pysr.errors import PysrError
-from pysr.models import espcn
+from pysr.models import egvsr, espcn, sofvsr
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class Architecture:
     scale: Callable            # config -> int
     colour_mode: Callable      # config -> "y" | "rgb"
     layouts: tuple[str, ...]
+    temporal_facts: Callable | None = None  # config -> {"temporal": ..., "state": ...}; None: single
+    for_size: Callable | None = None        # (graph, lr height, lr width) -> the graph for that size; None: as is
 
 
 MODELS = {
@@ -33,6 +35,31 @@ MODELS = {
         scale=lambda cfg: cfg.scale,
         colour_mode=lambda cfg: "y" if cfg.in_channels == 1 else "rgb",
         layouts=tuple(espcn.LAYOUTS),
+    ),
+    "egvsr": Architecture(
+        name="egvsr",
+        build=egvsr.build,
+        from_state_dict=egvsr.from_state_dict,
+        config_json=egvsr.config_json,
+        config_from_json=egvsr.config_from_json,
+        receptive_field=egvsr.receptive_field,
+        scale=lambda cfg: cfg.scale,
+        colour_mode=lambda cfg: "rgb",
+        layouts=egvsr.LAYOUTS,
+        temporal_facts=egvsr.temporal_facts,
+        for_size=egvsr.for_size,
+    ),
+    "sofvsr": Architecture(
+        name="sofvsr",
+        build=sofvsr.build,
+        from_state_dict=sofvsr.from_state_dict,
+        config_json=sofvsr.config_json,
+        config_from_json=sofvsr.config_from_json,
+        receptive_field=sofvsr.receptive_field,
+        scale=lambda cfg: cfg.scale,
+        colour_mode=lambda cfg: "y",
+        layouts=tuple(sofvsr.LAYOUTS),
+        temporal_facts=sofvsr.temporal_facts,
     ),
 }
 

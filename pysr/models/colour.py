@@ -55,3 +55,35 @@ def wrap_rgb(graph: Graph, facts: dict) -> Graph:
         Node("activation", "clamp", ["rgb_raw"], ["rgb_hr"], {}, {"kind": "clamp", "lo": 0.0, "hi": 1.0}),
     ]
     return Graph({"rgb": 3}, ["rgb_hr"], nodes, graph.params)
+
+
+def frame_to_network(facts: dict) -> Graph:
+    """The first half of `wrap_rgb` on its own, for multi-input (temporal) graphs whose frames are converted one by
+    one: input "rgb" → outputs [network input, *side values] (Y: ["y", "cbcr"]; RGB: no nodes, the frame itself)."""
+    colour = facts["colour"]
+    if colour["mode"] == "rgb":
+        return Graph({"rgb": 3}, ["rgb"], [], {})
+    check_colour(colour)
+    conv = {"matrix": colour["matrix"], "range": colour["range"]}
+    nodes = [Node("rgb_to_ycbcr", "to_ycbcr", ["rgb"], ["ycbcr"], {}, dict(conv)),
+             Node("split", "split_y", ["ycbcr"], ["y", "cbcr"], {}, {"sizes": (1, 2)})]
+    return Graph({"rgb": 3}, ["y", "cbcr"], nodes, {})
+
+
+def network_to_frame(facts: dict, out_channels: int) -> Graph:
+    """The second half of `wrap_rgb`: inputs "net_out" (+ "cbcr" of the same frame for a Y model) → "rgb_hr",
+    clamped to [0, 1]; the same nodes as `wrap_rgb`, so a temporal model's frames get the single-frame colour."""
+    colour, scale = facts["colour"], facts["scale"]
+    clamp = {"kind": "clamp", "lo": 0.0, "hi": 1.0}
+    if colour["mode"] == "rgb":
+        return Graph({"net_out": out_channels}, ["rgb_hr"],
+                     [Node("activation", "clamp", ["net_out"], ["rgb_hr"], {}, clamp)], {})
+    check_colour(colour)
+    conv = {"matrix": colour["matrix"], "range": colour["range"]}
+    nodes = [
+        Node(colour["chroma"], "chroma_up", ["cbcr"], ["cbcr_hr"], {}, {"scale": scale}),
+        Node("concat", "join", ["net_out", "cbcr_hr"], ["ycbcr_hr"], {}, {}),
+        Node("ycbcr_to_rgb", "to_rgb", ["ycbcr_hr"], ["rgb_raw"], {}, dict(conv)),
+        Node("activation", "clamp", ["rgb_raw"], ["rgb_hr"], {}, clamp),
+    ]
+    return Graph({"net_out": out_channels, "cbcr": 2}, ["rgb_hr"], nodes, {})

@@ -28,6 +28,8 @@ def facts_for(arch_name: str, cfg, provenance: dict, licence: str, name: str | N
         "licence": licence,
         "provenance": provenance,
     }
+    if arch.temporal_facts is not None:
+        facts.update(arch.temporal_facts(cfg))
     if name:
         facts["name"] = name
     return facts
