@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--hr", required=True, help="HR image folder, or a ground-truth video file")
     p.add_argument("--lr", default=None, help="LR folder (same file names as HR; default: MATLAB bicubic of HR)")
     p.add_argument("--scale", type=int, required=True)
-    p.add_argument("-m", "--model", default=None, help="a .pysr model (single-image)")
+    p.add_argument("-m", "--model", default=None, help="a .pysr model (image sets: single-image; videos: any)")
     p.add_argument("--bicubic-only", action="store_true", help="skip the model even if one is given")
     p.add_argument("--json", default=None, metavar="OUT.json|-", help="write the results as JSON ('-': stdout)")
     p.add_argument("--backend", default="cpu")
@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 def cmd_eval(args) -> None:
     from pysr.eval.images import evaluate_images, model_upscaler
-    from pysr.eval.video import VID4_SHAVE, evaluate_video, frame_model
+    from pysr.eval.video import VID4_SHAVE, evaluate_video, session_model
 
     hr = Path(args.hr)
     if not hr.exists():
@@ -41,17 +41,18 @@ def cmd_eval(args) -> None:
         raise DataError(f"--lr: not a folder: {args.lr}")
     if args.shave is not None and args.shave < 0:
         raise DataError(f"--shave must be >= 0, got {args.shave}")
-    upscale, name = None, None
+    model, name = None, None
     if args.model is not None and not args.bicubic_only:
         import pysr
 
-        model = pysr.load(args.model)
-        upscale, name = model_upscaler(model, args.scale, args.backend), str(args.model)
+        model, name = pysr.load(args.model), str(args.model)
     if hr.is_dir():
+        upscale = None if model is None else model_upscaler(model, args.scale, args.backend)
         report = evaluate_images(hr, args.scale, args.lr, upscale, args.shave, name)
     else:
         shave = VID4_SHAVE if args.shave is None else args.shave
-        report = evaluate_video(hr, args.scale, args.lr, frame_model(upscale) if upscale else None, shave, name)
+        sequence = None if model is None else session_model(model, args.scale, args.backend)
+        report = evaluate_video(hr, args.scale, args.lr, sequence, shave, name)
     data = report.to_json()
     if args.json == "-":
         json.dump(data, sys.stdout, indent=1)

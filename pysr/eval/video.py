@@ -7,7 +7,8 @@ are decoded in order to RGB24 with PyAV (the shared Vid4 GT is lossless FFV1 `gb
 pairs with LR file k (sorted by name). An LR folder longer than the GT (Vid4 foliage and walk keep 20 GT
 frames) is cut to the GT's length; a shorter one is an error.
 A model is a *sequence* callable: iterator of LR frames -> iterator of SR frames, one per LR frame, in
-order, so a recurrent or windowed model plugs in as it is; `frame_model` wraps a single-image model.
+order, so a recurrent or windowed model plugs in as it is; `frame_model` wraps a single-image model and
+`session_model` any `.pysr` model (a temporal one through a Session: SR frame k is the output of LR frame k).
 """
 
 from __future__ import annotations
@@ -54,6 +55,28 @@ def read_frames(source: str | Path) -> Iterator[np.ndarray]:
 def frame_model(upscale: Callable[[np.ndarray], np.ndarray]) -> SequenceModel:
     """A single-image upscaler (LR frame -> SR frame) as a SequenceModel."""
     return lambda frames: (upscale(f) for f in frames)
+
+
+def session_model(model, scale: int, backend: str = "cpu") -> SequenceModel:
+    """A `.pysr` model as a SequenceModel: single-frame models frame by frame, temporal ones (recurrent,
+    window(k)) through one Session per sequence — every frame pushed, then flushed; the session returns its
+    outputs in input order, so output k belongs to LR frame k whatever its latency."""
+    from pysr.eval.images import model_upscaler
+    from pysr.stream.session import Session
+
+    if model.facts.get("temporal", "single") == "single":
+        return frame_model(model_upscaler(model, scale, backend))
+    if model.scale != scale:
+        raise DataError(f"the model upscales ×{model.scale}, the evaluation is ×{scale}",
+                        f"pass --scale {model.scale} (with LR made for ×{model.scale}) or a ×{scale} model")
+
+    def run(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        session = Session(model, backend)
+        for frame in frames:
+            yield from session.push(frame)
+        yield from session.flush()
+
+    return run
 
 
 def evaluate_video(gt: str | Path, scale: int, lr_dir: str | Path | None = None, model: SequenceModel | None = None,

@@ -6,6 +6,9 @@ when complete; a failed job deletes it. An interrupted job flushes and closes it
 what the job was (input identity, model, encoder options). `--resume` checks that record, remuxes the
 partial file's packets into a fresh `NAME.partial.EXT`, skips exactly that many decoded frames and copied
 packets of the input, and carries on encoding: every input frame ends up in the output once, in order.
+A temporal model's state is not in the partial file: the resumed job runs the model again over the written
+frames it needs (all of them for a recurrent model, the last k for window(k)), dropping their outputs, so the
+frames after them are exactly those of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +29,7 @@ from pysr.errors import MediaError
 from pysr.video import pipeline
 from pysr.video.images import check_output_folder, folder_pairs, is_image, read_image, save_atomic, upscale_pil
 from pysr.video.progress import Progress
-from pysr.video.reader import open_source
+from pysr.video.reader import Decoded, open_source
 from pysr.video.writer import AvSink, EncodeOptions, Y4mSink
 
 SIDECAR_VERSION = 1
@@ -55,22 +59,22 @@ def resolve_model(name: str) -> pysr.Model:
     return pysr.load(name)
 
 
+def _name(model: pysr.Model) -> str:
+    return model.facts.get("name", model.facts["architecture"])
+
+
 def make_infer(model: pysr.Model, backend: str, tile, mono: bool):
-    """frame -> upscaled frame for RGB (H×W×3) or, on the luma-only path, H×W uint8."""
-    name = model.facts.get("name", model.facts["architecture"])
+    """frame -> upscaled frame for RGB (H×W×3) or, on the luma-only path, H×W uint8. Single-frame models only
+    (images, and videos through `FrameStage`); videos with temporal models go through `SessionStage`."""
     temporal = model.facts.get("temporal", "single")
     if temporal != "single":
-        raise MediaError(f"model {name} is temporal ({temporal}); `pysr upscale` runs single-frame models")
+        raise MediaError(f"model {_name(model)} is temporal ({temporal}); images are upscaled with single-frame "
+                         "models", "for a sequence, give a video (a folder of frames is not read as one)")
     if mono:
-        if model.colour_mode != "y":
-            raise MediaError(f"model {name} works on RGB (colour mode {model.colour_mode}); this input is grey "
-                             "(luma only) and needs a model with colour mode y")
-        if tile is not None:
-            raise MediaError("--tile is not supported for grey (luma-only) input")
+        _check_mono(model, tile)
 
         def infer_y(y: np.ndarray) -> np.ndarray:
-            out = pysr.api.run_y(y.astype(np.float32) * np.float32(1 / 255), model, backend)
-            return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+            return _y_to_u8(pysr.api.run_y(y.astype(np.float32) * np.float32(1 / 255), model, backend))
 
         return infer_y
     from pysr.api import upscale_frame
@@ -79,6 +83,85 @@ def make_infer(model: pysr.Model, backend: str, tile, mono: bool):
         return upscale_frame(rgb, model, backend, tile)
 
     return infer
+
+
+def _check_mono(model: pysr.Model, tile) -> None:
+    if model.colour_mode != "y":
+        raise MediaError(f"model {_name(model)} works on RGB (colour mode {model.colour_mode}); this input is grey "
+                         "(luma only) and needs a model with colour mode y")
+    if tile is not None:
+        raise MediaError("--tile is not supported for grey (luma-only) input")
+
+
+def _y_to_u8(y: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(y * 255), 0, 255).astype(np.uint8)
+
+
+class FrameStage:
+    """A single-frame model as a pipeline stage: each frame's output at once."""
+
+    def __init__(self, infer):
+        self.infer = infer
+
+    def push(self, frame: Decoded) -> list[Decoded]:
+        return [Decoded(frame.index, frame.pts, self.infer(frame.image))]
+
+    def flush(self) -> list[Decoded]:
+        return []
+
+
+class SessionStage:
+    """A temporal model as a pipeline stage, through a Session (pysr/stream/session.py). The session returns
+    outputs in input order, `latency` frames behind; `pending` holds the index and pts of every frame pushed
+    whose output has not come out, so output i leaves with input i's pts (all in the input stream's time base)."""
+
+    def __init__(self, model: pysr.Model, backend: str, mono: bool):
+        from pysr.stream.session import Session
+
+        self.session, self.mono = Session(model, backend), mono
+        self.pending: deque[tuple[int, int | None]] = deque()
+
+    def push(self, frame: Decoded) -> list[Decoded]:
+        self.pending.append((frame.index, frame.pts))
+        if self.mono:       # luma only, Y model: the network on Y planes, no colour conversion
+            return self._match(self.session.push_planes(frame.image.astype(np.float32) * np.float32(1 / 255)))
+        return self._match(self.session.push(frame.image))
+
+    def flush(self) -> list[Decoded]:
+        return self._match(self.session.flush())
+
+    def _match(self, outs: list[np.ndarray]) -> list[Decoded]:
+        done = []
+        for out in outs:
+            index, pts = self.pending.popleft()
+            done.append(Decoded(index, pts, _y_to_u8(out[0]) if self.mono else out))
+        return done
+
+
+def make_stage(model: pysr.Model, backend: str, tile, mono: bool):
+    """The pipeline's inference stage for a video: `FrameStage` for single-frame models, else `SessionStage`."""
+    from pysr.stream.session import temporal_kind
+
+    kind, _ = temporal_kind(model.facts)
+    if kind == "single":
+        return FrameStage(make_infer(model, backend, tile, mono))
+    if tile is not None:
+        raise MediaError(f"--tile is for single-frame models; model {_name(model)} is temporal "
+                         f"({model.facts['temporal']}): its state and neighbour frames reach across the whole frame, "
+                         "so tiles are not defined", "drop --tile")
+    if mono:
+        _check_mono(model, tile)
+    return SessionStage(model, backend, mono)
+
+
+def warmup_frames(model: pysr.Model, done: int) -> int:
+    """How many of the `done` frames already written a resumed job runs through the model again (outputs
+    dropped) so that the frames after them come out exactly as in one uninterrupted run: a recurrent model's
+    state depends on every earlier frame; window(k) output t reads frames t−k … t+k only."""
+    from pysr.stream.session import temporal_kind
+
+    kind, k = temporal_kind(model.facts)
+    return {"single": 0, "recurrent": done, "window": min(k, done)}[kind]
 
 
 def say(text: str) -> None:
@@ -185,10 +268,10 @@ def upscale_video(job: Job) -> pipeline.Stats:
     try:
         facts = source.facts
         source.warn()
-        infer = make_infer(job.model, job.backend, job.tile, facts.mono)
+        stage = make_stage(job.model, job.backend, job.tile, facts.mono)
         s = job.model.scale
         width, height = facts.width * s, facts.height * s
-        return _run(job, source, facts, infer, width, height, out, record)
+        return _run(job, source, facts, stage, width, height, out, record)
     finally:
         source.close()
 
@@ -210,10 +293,10 @@ def _load_record(job: Job, out: Path) -> dict:
     return record
 
 
-def _run(job: Job, source, facts, infer, width: int, height: int, out: Path | None, record: dict | None):
+def _run(job: Job, source, facts, stage, width: int, height: int, out: Path | None, record: dict | None):
     partial = None if out is None else partial_path(out)
     prev = None
-    skip_frames, skip_packets = 0, {}
+    skip_frames, skip_packets, warmup = 0, {}, 0
     if record is not None:
         prev = partial.with_name(f"{out.stem}.partial-prev{out.suffix}")
         os.replace(partial, prev)
@@ -230,7 +313,12 @@ def _run(job: Job, source, facts, infer, width: int, height: int, out: Path | No
                                  "start over with --overwrite")
             skip_frames = done
             skip_packets = {int(k): v for k, v in record["packets_done"].items()}
+            warmup = warmup_frames(job.model, done)
             say(f"resuming {out} after frame {done}")
+            if warmup:
+                say(f"note: model {_name(job.model)} is temporal ({job.model.facts['temporal']}); its state is not "
+                    f"in the partial file, so it runs again over the last {warmup} of those frames (outputs "
+                    "discarded) — that takes about as long as upscaling them did")
     except BaseException:
         if sink is not None:
             sink.abort()
@@ -245,7 +333,7 @@ def _run(job: Job, source, facts, infer, width: int, height: int, out: Path | No
     total = facts.total if job.frames is None else min(job.frames, facts.total or job.frames)
     prog = Progress(job.progress, total, skip_frames)
     try:
-        stats = pipeline.run(source, infer, sink, skip_frames=skip_frames, skip_packets=skip_packets,
+        stats = pipeline.run(source, stage, sink, skip_frames=skip_frames, warmup=warmup, skip_packets=skip_packets,
                              max_frames=None if job.frames is None else max(job.frames - skip_frames, 0),
                              on_frame=prog.update)
         if stats.interrupted:

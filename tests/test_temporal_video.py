@@ -1,0 +1,189 @@
+"""`pysr upscale` and `pysr eval` with temporal models: a window(1) Y model and a recurrent model run through a
+Session in the video pipeline. Every output frame is its own input frame's (pts kept exactly) and equals
+`pysr.run` on the same decoded frames; Ctrl-C + --resume rebuilds the model's state and stays exact; --tile is
+refused; per-frame eval numbers equal a direct computation."""
+
+from __future__ import annotations
+
+import io
+import json
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from test_session import tiny_egvsr, window_model
+from test_upscale_cli import one_error_line
+from test_video import audio_packets, frame_times, make_video, pattern
+
+import pysr
+from pysr.cli import main
+from pysr.eval.images import mod_crop
+from pysr.eval.metrics import psnr, ssim, y_channel
+from pysr.eval.video import read_video
+from pysr.ops.resize_bicubic_matlab import imresize_uint8
+from pysr.stream.session import Session
+from pysr.video.colour import rgb_to_yuv
+from pysr.video.reader import Decoded, open_source, plane_array
+from pysr.video.writer import output_colour
+from pysr.video.y4m import Y4mReader, Y4mWriter, parse_header
+
+PTS = [0, 40, 80, 130, 200, 210, 300, 340, 400, 480]       # ms, 10 frames, irregular
+LOSSLESS = ("--codec", "ffv1", "--pix-fmt", "yuv444p")      # the output's YUV is exactly what the pipeline made
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    window, _, _ = window_model(c=1)        # window(1) on Y, chroma upscaled beside it (as SOF-VSR)
+    window.save(d / "window.pysr")
+    tiny_egvsr().save(d / "recurrent.pysr")
+    return {"window": d / "window.pysr", "recurrent": d / "recurrent.pysr"}
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("video") / "in.mp4", pts_ms=PTS, size=(24, 16))
+
+
+def upscale(*argv) -> int:
+    return main(["upscale", "--progress", "none", *map(str, argv)])
+
+
+def expected_planes(src, model_path) -> list[list[np.ndarray]]:
+    """`pysr.run` on the RGB frames the pipeline decodes, converted to YUV 4:4:4 as the pipeline's encoder does."""
+    source = open_source(src)
+    try:
+        colour = output_colour(source.facts.colour, "yuv444p")
+        frames = [d.image for d in source.items() if isinstance(d, Decoded)]
+    finally:
+        source.close()
+    return [list(rgb_to_yuv(hr, colour, (1, 1))) for hr in pysr.run(frames, model=pysr.load(model_path))]
+
+
+def output_planes(path) -> list[list[np.ndarray]]:
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+    assert all(f.format.name == "yuv444p" for f in frames)
+    return [[plane_array(p).copy() for p in f.planes[:3]] for f in frames]
+
+
+def assert_planes_equal(got, want):
+    assert len(got) == len(want)
+    for t, (g, w) in enumerate(zip(got, want)):
+        for name, a, b in zip("YUV", g, w):
+            d = np.abs(a.astype(int) - b)
+            assert d.max() == 0, f"frame {t} plane {name}: {(d > 0).sum()} values differ, max {d.max()}"
+
+
+@pytest.mark.parametrize("kind", ["window", "recurrent"])
+def test_temporal_video_equals_pysr_run(tmp_path, models, video, kind):
+    out = tmp_path / "out.mkv"
+    assert upscale("-i", video, "-o", out, "-m", models[kind], *LOSSLESS) == 0
+    assert frame_times(out) == frame_times(video) == [Fraction(p, 1000) for p in PTS]
+    assert audio_packets(out) == audio_packets(video) > 0
+    want = expected_planes(video, models[kind])
+    got = output_planes(out)
+    assert got[0][0].shape == (32, 48)
+    assert_planes_equal(got, want)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+@pytest.mark.parametrize(("kind", "rerun"), [("window", 1), ("recurrent", 4)])
+def test_interrupt_then_resume_rebuilds_the_state(tmp_path, models, video, monkeypatch, capsys, kind, rerun):
+    from pysr.video.progress import Progress
+
+    out, partial = tmp_path / "out.mkv", tmp_path / "out.partial.mkv"
+    real_update = Progress.update
+
+    def update(self, frames):
+        real_update(self, frames)
+        if frames == 4:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "update", update)
+    assert upscale("-i", video, "-o", out, "-m", models[kind], *LOSSLESS) == 130
+    assert "4 frames written" in capsys.readouterr().err
+    assert frame_times(partial) == [Fraction(p, 1000) for p in PTS[:4]]
+    monkeypatch.setattr(Progress, "update", real_update)
+    assert upscale("-i", video, "-o", out, "-m", models[kind], *LOSSLESS, "--resume") == 0
+    err = capsys.readouterr().err
+    assert "resuming" in err and f"runs again over the last {rerun} of those frames" in err
+    assert frame_times(out) == [Fraction(p, 1000) for p in PTS]
+    assert audio_packets(out) == audio_packets(video)
+    assert_planes_equal(output_planes(out), expected_planes(video, models[kind]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+def test_tile_and_images_are_refused(tmp_path, models, video, capsys):
+    from PIL import Image
+
+    for kind in ("window", "recurrent"):
+        assert upscale("-i", video, "-o", tmp_path / "o.mkv", "-m", models[kind], "--tile", "8") == 2
+        line = one_error_line(capsys.readouterr().err)
+        assert "--tile" in line and "temporal" in line, line
+    Image.fromarray(pattern(0, 16, 24)).save(tmp_path / "a.png")
+    assert upscale("-i", tmp_path / "a.png", "-o", tmp_path / "b.png", "-m", models["window"]) == 2
+    assert "temporal" in one_error_line(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_grey_y4m_runs_the_y_window_model_on_luma(tmp_path, models):
+    header = parse_header(b"YUV4MPEG2 W10 H6 F25:1 Ip Cmono")
+    ys = [pattern(i, 6, 10)[..., 0] for i in range(4)]
+    with open(tmp_path / "in.y4m", "wb") as f:
+        writer = Y4mWriter(f, header)
+        for y in ys:
+            writer.write([y])
+    assert upscale("-i", tmp_path / "in.y4m", "-o", tmp_path / "out.y4m", "-m", models["window"]) == 0
+    reader = Y4mReader(io.BytesIO((tmp_path / "out.y4m").read_bytes()))
+    assert reader.header.chroma == "mono" and (reader.header.width, reader.header.height) == (20, 12)
+    got = [p[0] for p in reader]
+    s = Session(pysr.load(models["window"]))
+    outs = [o for y in ys for o in s.push_planes(y.astype(np.float32) * np.float32(1 / 255))] + s.flush()
+    assert len(got) == len(outs) == 4
+    for g, o in zip(got, outs):
+        np.testing.assert_array_equal(g, np.clip(np.rint(o[0] * 255), 0, 255).astype(np.uint8))
+
+
+def lossless_rgb_video(path, frames: list[np.ndarray]):
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("ffv1", rate=25)
+        v.width, v.height, v.pix_fmt = w, h, "bgr0"      # lossless RGB
+        for f in frames:
+            for pk in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")):
+                c.mux(pk)
+        for pk in v.encode(None):
+            c.mux(pk)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["window", "recurrent"])
+def test_eval_sequence_per_frame_equals_direct(tmp_path, models, capsys, kind):
+    gt = lossless_rgb_video(tmp_path / "gt.mkv", [pattern(i, 24, 32) for i in range(5)])
+    assert main(["eval", "--hr", str(gt), "--scale", "2", "-m", str(models[kind]), "--json", "-"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    hr = [mod_crop(f, 2) for f in read_video(gt)]
+    assert [np.array_equal(a, pattern(i, 24, 32)) for i, a in enumerate(hr)] == [True] * 5
+    sr = list(pysr.run([imresize_uint8(f, 0.5) for f in hr], model=pysr.load(models[kind])))
+    assert len(rows) == len(sr) == 5
+    for row, a, b in zip(rows, hr, sr):
+        ya, yb = y_channel(a), y_channel(b)
+        assert (row["model"]["psnr"], row["model"]["ssim"]) == (psnr(ya, yb, 4), ssim(ya, yb, 4)), row["name"]
+    # Output 2 depends on its neighbours (window) or the frames before (state): alone it differs.
+    alone = pysr.run(imresize_uint8(hr[2], 0.5), model=pysr.load(models[kind]))
+    assert not np.array_equal(alone, sr[2])
+
+
+def test_real_egvsr_random_weights(tmp_path, shared):
+    pth = shared / "weights" / "egvsr_random_seed0" / "EGVSR_random_seed0.pth"
+    model = tmp_path / "egvsr.pysr"
+    assert main(["import", str(pth), "--arch", "egvsr", "-o", str(model)]) == 0
+    src = make_video(tmp_path / "in.mp4", pts_ms=[0, 40, 90], size=(64, 48), audio=False)
+    out = tmp_path / "out.mkv"
+    assert upscale("-i", src, "-o", out, "-m", model, *LOSSLESS) == 0
+    assert frame_times(out) == [Fraction(p, 1000) for p in (0, 40, 90)]
+    got = output_planes(out)
+    assert got[0][0].shape == (192, 256)
+    assert_planes_equal(got, expected_planes(src, model))
