@@ -11,9 +11,10 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train a model with PyTorch (pip install \"pysr[train]\") and export a .pysr",
                        description="Train on folders of images and/or video files; evaluation sets (Set5, Set14, "
                                    "Vid4) are refused as training data. See docs/training.md.")
-    p.add_argument("--arch", default="espcn", help="architecture (espcn)")
+    p.add_argument("--arch", default="espcn", help="architecture (espcn, fedsr)")
     p.add_argument("--scale", type=int, required=True, help="upscaling factor")
-    p.add_argument("--channels", type=int, nargs="+", default=None, help="hidden widths (ESPCN default: 64 32)")
+    p.add_argument("--channels", type=int, nargs="+", default=None,
+                   help="hidden widths (ESPCN default: 64 32); F-EDSR: WIDTH [BLOCKS] (default 32 8)")
     p.add_argument("--colour", choices=("y", "rgb"), default="y", help="train on the Y plane (default) or RGB")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
                    help="folders of images (not searched recursively) and/or video files")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pysr.errors import PysrError
-from pysr.models import egvsr, espcn, sofvsr
+from pysr.models import egvsr, espcn, fedsr, sofvsr, tcsr
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,29 @@ MODELS = {
         colour_mode=lambda cfg: "y",
         layouts=tuple(sofvsr.LAYOUTS),
         temporal_facts=sofvsr.temporal_facts,
+    ),
+    "fedsr": Architecture(
+        name="fedsr",
+        build=fedsr.build,
+        from_state_dict=fedsr.from_state_dict,
+        config_json=fedsr.config_json,
+        config_from_json=fedsr.config_from_json,
+        receptive_field=fedsr.receptive_field,
+        scale=lambda cfg: cfg.scale,
+        colour_mode=lambda cfg: "y" if cfg.in_channels == 1 else "rgb",
+        layouts=tuple(fedsr.LAYOUTS),
+    ),
+    "tcsr": Architecture(
+        name="tcsr",
+        build=tcsr.build,
+        from_state_dict=tcsr.from_state_dict,
+        config_json=tcsr.config_json,
+        config_from_json=tcsr.config_from_json,
+        receptive_field=tcsr.receptive_field,
+        scale=lambda cfg: 1,
+        colour_mode=lambda cfg: "y",
+        layouts=tuple(tcsr.LAYOUTS),
+        temporal_facts=tcsr.temporal_facts,
     ),
 }
 

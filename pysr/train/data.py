@@ -302,3 +302,58 @@ def psnr(sr: np.ndarray, hr: np.ndarray, shave: int) -> float:
         d = d[:, shave:-shave, shave:-shave]
     mse = float(np.mean(d * d))
     return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+# --- windows of consecutive frames (temporal models: TCSR) ------------------------------------------------------
+
+class WindowSet:
+    """Windows of 2k+1 consecutive frames of each video, HR and degraded LR made once as in `PairSet` (every
+    `cfg.every`-th frame: pass every=1 for truly consecutive frames); `batch` takes the same random crop, flip
+    and rotation from every frame of a window. Sources with fewer than 2k+1 frames (images) or smaller than the
+    HR patch are skipped. Frames are concatenated along channels, oldest first (the one-input window convention
+    of docs/temporal.md): LR n×(2k+1)·C×p×p and HR n×(2k+1)·C×ps×ps; the centre frame is index k."""
+
+    def __init__(self, cfg: DataConfig, patch: int, radius: int):
+        if cfg.degradation not in DEGRADATIONS:
+            raise InputError(f"unknown degradation {cfg.degradation!r}; known: {DEGRADATIONS}")
+        if cfg.scale < 1 or patch < 1 or radius < 1:
+            raise InputError(f"scale, patch and radius must be >= 1, got {cfg.scale}, {patch} and {radius}")
+        self.cfg, self.patch, self.scale, self.radius = cfg, patch, cfg.scale, radius
+        multiple = 2 * cfg.scale if cfg.degradation == "h264" else cfg.scale
+        self.hr, self.lr, self.names = [], [], []           # per sequence: (T, C, H, W) float32
+        skipped = 0
+        for name, frames in read_sources(cfg.sources, cfg.every):
+            frames = [crop_to_multiple(f, multiple) for f in frames]
+            if len(frames) < 2 * radius + 1 or min(frames[0].shape[:2]) < patch * cfg.scale:
+                skipped += 1
+                continue
+            self.hr.append(np.stack([to_planes(f, cfg.colour) for f in frames]))
+            self.lr.append(np.stack([to_planes(f, cfg.colour) for f in degrade(frames, cfg)]))
+            self.names.append(name)
+        if not self.hr:
+            raise InputError(f"no training video has {2 * radius + 1} frames of at least {patch * cfg.scale} pixels "
+                             f"on each side ({skipped} sources skipped)", "pass video files, lower --patch")
+        sizes = np.array([(len(l) - 2 * radius) * (l.shape[2] - patch + 1) * (l.shape[3] - patch + 1)
+                          for l in self.lr], np.float64)
+        self.weights = sizes / sizes.sum()
+        self.skipped = skipped
+
+    def __len__(self) -> int:
+        return sum(len(h) - 2 * self.radius for h in self.hr)
+
+    def batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        p, s, k = self.patch, self.scale, self.radius
+        c = self.hr[0].shape[1]
+        lr = np.empty((n, (2 * k + 1) * c, p, p), np.float32)
+        hr = np.empty((n, (2 * k + 1) * c, p * s, p * s), np.float32)
+        for b, q in enumerate(rng.choice(len(self.hr), size=n, p=self.weights)):
+            l_seq, h_seq = self.lr[q], self.hr[q]
+            t = int(rng.integers(k, len(l_seq) - k))
+            y0 = int(rng.integers(0, l_seq.shape[2] - p + 1))
+            x0 = int(rng.integers(0, l_seq.shape[3] - p + 1))
+            rot, flip = int(rng.integers(4)), bool(rng.integers(2))
+            l_win = l_seq[t - k : t + k + 1, :, y0 : y0 + p, x0 : x0 + p].reshape(-1, p, p)
+            h_win = h_seq[t - k : t + k + 1, :, y0 * s : (y0 + p) * s, x0 * s : (x0 + p) * s].reshape(-1, p * s, p * s)
+            lr[b] = augment(l_win, rot, flip)
+            hr[b] = augment(h_win, rot, flip)
+        return lr, hr

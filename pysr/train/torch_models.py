@@ -16,7 +16,7 @@ import numpy as np
 
 from pysr.errors import PysrError
 from pysr.model import Model
-from pysr.models import architecture, espcn
+from pysr.models import architecture, espcn, fedsr, tcsr
 from pysr.models.convert import facts_for
 
 TORCH_ACTIVATIONS = ("tanh", "relu", "sigmoid", "none")
@@ -76,6 +76,194 @@ def state_params(net, cfg) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().numpy().astype(np.float32, copy=True) for k, v in net.state_dict().items()}
 
 
+# --- F-EDSR ---------------------------------------------------------------------------------------------------
+
+def fedsr_config(scale: int, channels: tuple[int, ...] | None = None, in_channels: int = 1) -> fedsr.FedsrConfig:
+    """`--channels WIDTH [BLOCKS]` (default 32 8): F-EDSR's one width and, optionally, its residual block count
+    (the command line has no --blocks; keeping both numbers in `channels` also makes a resume check them)."""
+    channels = tuple(channels or ())
+    if len(channels) > 2:
+        raise PysrError(f"F-EDSR takes --channels WIDTH [BLOCKS], got {len(channels)} numbers: {channels}")
+    default = fedsr.FedsrConfig()
+    width, blocks = (channels + (default.channels, default.blocks)[len(channels):])[:2]
+    try:
+        return fedsr.FedsrConfig(scale=scale, channels=width, blocks=blocks, in_channels=in_channels)
+    except ValueError as err:
+        raise PysrError(f"F-EDSR config: {err}") from err
+
+
+def fedsr_module(cfg: fedsr.FedsrConfig):
+    """EDSR's module tree (head, body.<i>.body, body.<B>, tail.0, tail.1), so state-dict names = pysr's."""
+    torch = require_torch()
+    nn = torch.nn
+
+    def conv(cin, cout, k=3):
+        return nn.Conv2d(cin, cout, k, padding=k // 2)
+
+    class ResBlock(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(conv(cfg.channels, cfg.channels), nn.ReLU(), conv(cfg.channels, cfg.channels))
+
+        def forward(self, x):
+            return x + cfg.res_scale * self.body(x)
+
+    class Fedsr(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c = cfg.channels
+            self.head = nn.Sequential(conv(cfg.in_channels, c, cfg.head_kernel))
+            self.body = nn.Sequential(*[ResBlock() for _ in range(cfg.blocks)], conv(c, c))
+            up = []
+            for f in cfg.stages():
+                up += [conv(c, c * f * f), nn.PixelShuffle(f)]
+            self.tail = nn.Sequential(nn.Sequential(*up), conv(c, cfg.in_channels))
+
+        def forward(self, x):
+            h = self.head(x)
+            return self.tail(h + self.body(h))
+
+    return Fedsr()
+
+
+# --- TCSR -----------------------------------------------------------------------------------------------------
+
+TCSR_ALPHA, TCSR_BETA = 0.01, 0.1        # warp-loss weights of flow level 1 (½ size) and level 2: α < β < 1
+
+
+def tcsr_config(scale: int, channels: tuple[int, ...] | None = None, in_channels: int = 1) -> tcsr.TcsrConfig:
+    raise PysrError("`pysr train` trains single-frame models on image pairs; TCSR trains on windows of consecutive "
+                    "frames with its own loss",
+                    "build a TcsrConfig, sample windows with pysr.train.data.WindowSet and minimise "
+                    "pysr.train.torch_models.tcsr_loss (docs/fedsr_tcsr.md)")
+
+
+def warp_torch(torch, img, flow, flow_scale: float):
+    """op warp (bilinear, border, align_corners True) in torch: flow channel 0 = x, 1 = y, in flow_scale pixels."""
+    n, _, h, w = img.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=img.dtype), torch.arange(w, dtype=img.dtype), indexing="ij")
+    gx = -1 + 2 * (xs + flow_scale * flow[:, 0]) / max(w - 1, 1) if w > 1 else torch.zeros_like(flow[:, 0])
+    gy = -1 + 2 * (ys + flow_scale * flow[:, 1]) / max(h - 1, 1) if h > 1 else torch.zeros_like(flow[:, 1])
+    return torch.nn.functional.grid_sample(img, torch.stack([gx, gy], dim=-1), mode="bilinear",
+                                           padding_mode="border", align_corners=True)
+
+
+def tcsr_module(cfg: tcsr.TcsrConfig):
+    """TCSR with pysr's parameter names. forward(frames (N, 2k+1, H, W)) -> (out (N, 1, H, W),
+    [flow_l1 per neighbour (N, 2, H/2, W/2)], [flow_l2 per neighbour (N, 2, H, W)]), neighbours in frame order."""
+    torch = require_torch()
+    nn, F = torch.nn, torch.nn.functional
+
+    def lrelu(x):
+        return F.leaky_relu(x, 0.1)
+
+    class ResB(nn.Module):                        # SOF-VSR's: channel halves, 1×1 / depthwise 3×3 / 1×1, shuffle
+        def __init__(self, c):
+            super().__init__()
+            h = c // 2
+            self.body = nn.Sequential(nn.Conv2d(h, h, 1, bias=False), nn.LeakyReLU(0.1),
+                                      nn.Conv2d(h, h, 3, padding=1, groups=h, bias=False),
+                                      nn.Conv2d(h, h, 1, bias=False), nn.LeakyReLU(0.1))
+
+        def forward(self, x):
+            keep, work = x.chunk(2, dim=1)
+            y = torch.cat([keep, self.body(work)], dim=1)
+            n, c, h, w = y.shape
+            return y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+    class CasResB(nn.Module):
+        def __init__(self, c, blocks):
+            super().__init__()
+            self.body = nn.Sequential(*[ResB(c) for _ in range(blocks)])
+
+        def forward(self, x):
+            return self.body(x)
+
+    class Ofr(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c = cfg.ofr_channels
+            self.RNN1 = nn.Sequential(nn.Conv2d(4, c, 3, padding=1, bias=False), nn.LeakyReLU(0.1),
+                                      CasResB(c, cfg.ofr_blocks))
+            self.RNN2 = nn.Sequential(nn.Conv2d(c, 2, 3, padding=1, bias=False))
+
+        def forward(self, nb, centre):
+            pair = torch.cat([F.avg_pool2d(nb, 2), F.avg_pool2d(centre, 2)], dim=1)
+            flow_l1 = self.RNN2(self.RNN1(torch.cat([pair, torch.zeros_like(pair)], dim=1)))
+            up = 2 * F.interpolate(flow_l1, scale_factor=2, mode="bilinear", align_corners=False)
+            warped = warp_torch(torch, nb, up, cfg.flow_scale)
+            flow_l2 = up + self.RNN2(self.RNN1(torch.cat([warped, centre, up], dim=1)))
+            return flow_l1, flow_l2
+
+    class Fusion(nn.Module):
+        def __init__(self):
+            super().__init__()
+            a = cfg.attention_channels
+            self.emb_nb = nn.Conv2d(1, a, 3, padding=1)
+            self.emb_ref = nn.Conv2d(1, a, 3, padding=1)
+            self.conv = nn.Conv2d(2 * cfg.radius * a + 1, cfg.channels, 3, padding=1)
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1))
+
+        def forward(self, x):
+            return x + self.body(x)
+
+    class Tcsr(nn.Module):
+        def __init__(self):
+            super().__init__()
+            c = cfg.channels
+            self.OFR = Ofr()
+            self.fusion = Fusion()
+            self.recon = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), Block(c), nn.Conv2d(c, 1, 3, padding=1))
+
+        def forward(self, frames):
+            k = cfg.radius
+            centre = frames[:, k : k + 1]
+            ref = self.fusion.emb_ref(centre)
+            feats, l1, l2 = [], [], []
+            for t in range(cfg.frames):
+                if t == k:
+                    feats.append(centre)
+                    continue
+                nb = frames[:, t : t + 1]
+                flow_l1, flow_l2 = self.OFR(nb, centre)
+                l1.append(flow_l1)
+                l2.append(flow_l2)
+                aligned = warp_torch(torch, nb, flow_l2, cfg.flow_scale)
+                dist = torch.sigmoid(self.fusion.emb_nb(aligned) * ref)
+                feats.append(dist * aligned)          # broadcasts the one aligned channel over E
+            x = torch.relu(self.fusion.conv(torch.cat(feats, dim=1)))
+            x = self.recon[1](torch.relu(self.recon[0](x)))
+            return centre + self.recon[2](x), l1, l2
+
+    return Tcsr()
+
+
+def tcsr_loss(net_out, frames, target, cfg: tcsr.TcsrConfig, alpha: float = TCSR_ALPHA, beta: float = TCSR_BETA):
+    """L1(out, target) + α·warp loss at flow level 1 + β·warp loss at level 2 (α < β < 1, seed 001's claim 5).
+
+    warp loss of a level = mean over the 2k neighbours of L1(warp(neighbour, flow), target frame), on ½-size
+    average-pooled frames for level 1 and the frames themselves for level 2 (the frames are TCSR's inputs, the
+    F-EDSR outputs, as in SOF-VSR's OFR loss on its own inputs). Returns (total, {"rec", "warp1", "warp2"})."""
+    torch = require_torch()
+    F = torch.nn.functional
+    if not 0 <= alpha < beta < 1:
+        raise PysrError(f"TCSR loss weights need 0 <= α < β < 1, got α={alpha}, β={beta}")
+    out, flows_l1, flows_l2 = net_out
+    k = cfg.radius
+    centre = frames[:, k : k + 1]
+    nbs = [frames[:, t : t + 1] for t in range(cfg.frames) if t != k]
+    pooled_centre = F.avg_pool2d(centre, 2)
+    warp1 = sum(F.l1_loss(warp_torch(torch, F.avg_pool2d(nb, 2), f, cfg.flow_scale), pooled_centre)
+                for nb, f in zip(nbs, flows_l1)) / len(nbs)
+    warp2 = sum(F.l1_loss(warp_torch(torch, nb, f, cfg.flow_scale), centre) for nb, f in zip(nbs, flows_l2)) / len(nbs)
+    rec = F.l1_loss(out, target)
+    return rec + alpha * warp1 + beta * warp2, {"rec": rec.detach(), "warp1": warp1.detach(), "warp2": warp2.detach()}
+
+
 @dataclass(frozen=True)
 class TorchArchitecture:
     name: str                  # the key of pysr.models.MODELS this trains
@@ -87,6 +275,8 @@ class TorchArchitecture:
 
 TORCH_MODELS = {
     "espcn": TorchArchitecture("espcn", espcn_config, espcn_module, state_params, lambda cfg: cfg.in_channels),
+    "fedsr": TorchArchitecture("fedsr", fedsr_config, fedsr_module, state_params, lambda cfg: cfg.in_channels),
+    "tcsr": TorchArchitecture("tcsr", tcsr_config, tcsr_module, state_params, lambda cfg: 1),
 }
 
 
