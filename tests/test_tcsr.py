@@ -109,11 +109,11 @@ def test_loss_weights_and_gradients(torch):
         tcsr_loss(net(x), x, target, cfg, alpha=0.2, beta=0.1)
 
 
-def test_cli_refuses_tcsr_with_a_pointer():
+def test_torch_table_config_is_the_training_config():
+    from pysr.train.tcsr_loop import model_config
     from pysr.train.torch_models import torch_architecture
 
-    with pytest.raises(PysrError, match="WindowSet"):
-        torch_architecture("tcsr").config(1, None, 1)
+    assert torch_architecture("tcsr").config(1, (16, 8), 1) == model_config((16, 8), radius=1)
 
 
 def test_window_sampler(tmp_path):

@@ -11,14 +11,19 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train a model with PyTorch (pip install \"pysr[train]\") and export a .pysr",
                        description="Train on folders of images and/or video files; evaluation sets (Set5, Set14, "
                                    "Vid4) are refused as training data. See docs/training.md.")
-    p.add_argument("--arch", default="espcn", help="architecture (espcn, fedsr)")
+    p.add_argument("--arch", default="espcn", help="architecture (espcn, fedsr, tcsr)")
     p.add_argument("--scale", type=int, required=True, help="upscaling factor")
     p.add_argument("--channels", type=int, nargs="+", default=None,
-                   help="hidden widths (ESPCN default: 64 32); F-EDSR: WIDTH [BLOCKS] (default 32 8)")
+                   help="hidden widths (ESPCN default: 64 32); F-EDSR: WIDTH [BLOCKS] (default 32 8); TCSR: "
+                        "C [OFR_C [OFR_BLOCKS [E]]] (default 32 32 2 1)")
+    p.add_argument("--fedsr", default=None, metavar="MODEL.pysr",
+                   help="tcsr: the frozen F-EDSR whose HR outputs TCSR learns to refine (its scale is --scale)")
+    p.add_argument("--radius", type=int, default=1, help="tcsr: window radius k, 2k+1 frames (default 1)")
     p.add_argument("--colour", choices=("y", "rgb"), default="y", help="train on the Y plane (default) or RGB")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
                    help="folders of images (not searched recursively) and/or video files")
-    p.add_argument("--every", type=int, default=10, help="videos: use every k-th frame (default 10)")
+    p.add_argument("--every", type=int, default=None,
+                   help="videos: use every k-th frame (default 10; tcsr: 1, its windows are consecutive frames)")
     p.add_argument("--degradation", choices=("bicubic", "blur", "h264"), default="bicubic",
                    help="how LR is made: MATLAB bicubic (default, the benchmark convention), Gaussian blur + "
                         "subsample, or bicubic + libx264 at --bitrate")
@@ -58,14 +63,15 @@ def cmd_train(args) -> None:
     require_torch()
     from pysr.train.loop import TrainConfig, train
 
+    every = args.every if args.every is not None else 1 if args.arch == "tcsr" else 10
     data = DataConfig(sources=tuple(args.data), scale=args.scale, degradation=args.degradation, colour=args.colour,
-                      every=args.every, sigma=args.sigma, bitrate=parse_bitrate(args.bitrate))
+                      every=every, sigma=args.sigma, bitrate=parse_bitrate(args.bitrate))
     cfg = TrainConfig(
         data=data, arch=args.arch, channels=tuple(args.channels) if args.channels else None, patch=args.patch,
         batch=args.batch, steps=args.steps, lr=args.lr, loss=args.loss, schedule=args.schedule, clip=args.clip,
         seed=args.seed, threads=args.threads, val=args.val, val_every=args.val_every, checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
-        name=args.name, command=command_line(args),
+        name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius,
     )
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 

@@ -4,6 +4,8 @@ Exact resume: everything a step depends on is either recomputed identically (the
 which is a pure function of the step) or saved in the checkpoint (weights, Adam moments, the step, the numpy
 crop generator and torch's generator). A run interrupted at any checkpoint and resumed with the same options
 and thread count ends with the same weights, bit for bit, as the uninterrupted run.
+
+`--arch tcsr` runs the same loop on windows of a frozen F-EDSR's outputs with TCSR's loss (pysr/train/tcsr_loop.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import numpy as np
 
 from pysr.errors import InputError, PysrError
 from pysr.train import data as train_data
-from pysr.train.torch_models import export, require_torch, torch_architecture
+from pysr.train import tcsr_loop
+from pysr.train.tcsr_loop import file_sha256
+from pysr.train.torch_models import export, require_torch, tcsr_loss, torch_architecture
 
 LOSSES = ("l1", "mse")
 SCHEDULES = ("cosine", "step")
@@ -54,6 +58,8 @@ class TrainConfig:
     name: str | None = None
     command: str = ""
     stop_at: int | None = None                  # stop (after checkpointing) at this step: for tests
+    fedsr: str | None = None                    # tcsr: the frozen F-EDSR .pysr whose outputs TCSR refines
+    radius: int = 1                             # tcsr: window(k), 2k+1 frames
 
     def check(self) -> None:
         if self.loss not in LOSSES:
@@ -67,7 +73,18 @@ class TrainConfig:
             raise InputError(f"--lr must be a positive number, got {self.lr}")
         if self.clip < 0:
             raise InputError(f"--clip must be >= 0, got {self.clip}")
-
+        if self.arch != "tcsr":
+            if self.fedsr is not None:
+                raise InputError("--fedsr is only for --arch tcsr (the F-EDSR model whose outputs TCSR refines)")
+            return
+        if not self.fedsr or not Path(self.fedsr).is_file():
+            raise InputError(f"--arch tcsr needs --fedsr MODEL.pysr (an existing file), got {self.fedsr!r}",
+                             "train F-EDSR first (pysr train --arch fedsr …); TCSR learns to refine its outputs")
+        if self.radius < 1:
+            raise InputError(f"--radius must be >= 1, got {self.radius}")
+        if self.loss != "l1" or self.val is not None:
+            raise InputError("--arch tcsr trains with its own loss (L1 + warp losses) and has no --val",
+                             "leave out --loss and --val")
 
 @dataclass
 class Result:
@@ -92,10 +109,17 @@ def identity(cfg: TrainConfig) -> dict:
     for key in RESUME_FREE:
         d.pop(key)
     d.pop("threads")
+    path = d.pop("fedsr")
+    if cfg.arch == "tcsr":                      # the F-EDSR's content decides the weights, not where it lies
+        d["fedsr_sha256"] = file_sha256(path)
+    else:
+        d.pop("radius")
     return json.loads(json.dumps(d))
 
 
 def model_config(cfg: TrainConfig):
+    if cfg.arch == "tcsr":
+        return tcsr_loop.model_config(cfg.channels, cfg.radius)
     in_channels = 1 if cfg.data.colour == "y" else 3
     return torch_architecture(cfg.arch).config(cfg.data.scale, cfg.channels, in_channels)
 
@@ -147,17 +171,25 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def train(cfg: TrainConfig, resume: bool = False, pairs: train_data.PairSet | None = None,
-          log: Callable[[str], None] = print) -> Result:
-    """Train (or resume), checkpoint, validate and export; returns the exported model and the net."""
+def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str], None] = print) -> Result:
+    """Train (or resume), checkpoint, validate and export; returns the exported model and the net. `pairs`: the
+    data if already made (a PairSet; for tcsr a tcsr_loop.FedsrWindows)."""
     cfg.check()
+    tcsr = cfg.arch == "tcsr"
     torch = require_torch()
     torch.set_num_threads(cfg.threads)
     mcfg = model_config(cfg)
     if resume and not cfg.checkpoint:
         raise InputError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
     state = load_checkpoint(cfg.checkpoint, cfg) if resume else None
-    if pairs is None:
+    if pairs is None and tcsr:
+        t = time.perf_counter()
+        fedsr = tcsr_loop.load_fedsr(cfg.fedsr, cfg.data.scale)
+        pairs = tcsr_loop.FedsrWindows(cfg.data, cfg.patch, cfg.radius, fedsr)
+        log(f"data: {len(pairs)} windows of {2 * cfg.radius + 1} frames from {len(pairs.hr)} video(s), inputs = "
+            f"{Path(cfg.fedsr).name} on {cfg.data.degradation} ×{cfg.data.scale} LR, {pairs.skipped} sources "
+            f"skipped, {time.perf_counter() - t:.1f} s")
+    elif pairs is None:
         t = time.perf_counter()
         pairs = train_data.PairSet(cfg.data, cfg.patch)
         log(f"data: {len(pairs)} frames from {len(cfg.data.sources)} source(s), {cfg.data.degradation} ×"
@@ -190,7 +222,11 @@ def train(cfg: TrainConfig, resume: bool = False, pairs: train_data.PairSet | No
         lr_np, hr_np = pairs.batch(rng, cfg.batch)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        loss = loss_fn(net(torch.from_numpy(lr_np)), torch.from_numpy(hr_np))
+        if tcsr:                                # lr_np: F-EDSR outputs t−k … t+k; hr_np: HR frame t
+            x = torch.from_numpy(lr_np)
+            loss = tcsr_loss(net(x), x, torch.from_numpy(hr_np), mcfg)[0]
+        else:
+            loss = loss_fn(net(torch.from_numpy(lr_np)), torch.from_numpy(hr_np))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip > 0:
@@ -228,9 +264,15 @@ def train(cfg: TrainConfig, resume: bool = False, pairs: train_data.PairSet | No
     }
     if cfg.data.degradation == "blur":
         provenance["degradation"] = f"blur sigma {cfg.data.sigma}"
+    if tcsr:
+        from pysr.train.torch_models import TCSR_ALPHA, TCSR_BETA
+
+        provenance.update({"loss": f"L1 + {TCSR_ALPHA}·warp1 + {TCSR_BETA}·warp2", "fedsr": Path(cfg.fedsr).name,
+                           "fedsr_sha256": file_sha256(cfg.fedsr), "window": f"{2 * cfg.radius + 1} frames, every "
+                           f"{cfg.data.every}", "inputs": "F-EDSR HR Y of the degraded LR, pysr engine, whole frames"})
     if result.val_psnr is not None:
         provenance["val"] = f"{cfg.val}: {result.val_psnr:.3f} dB"
-    name = cfg.name or f"{cfg.arch}_x{cfg.data.scale}"
+    name = cfg.name or (f"tcsr_w{cfg.radius}_x{cfg.data.scale}" if tcsr else f"{cfg.arch}_x{cfg.data.scale}")
     result.model = export(net, mcfg, provenance, cfg.arch, cfg.licence, name)
     if cfg.output:
         Path(cfg.output).parent.mkdir(parents=True, exist_ok=True)

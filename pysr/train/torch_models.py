@@ -132,10 +132,11 @@ TCSR_ALPHA, TCSR_BETA = 0.01, 0.1        # warp-loss weights of flow level 1 (½
 
 
 def tcsr_config(scale: int, channels: tuple[int, ...] | None = None, in_channels: int = 1) -> tcsr.TcsrConfig:
-    raise PysrError("`pysr train` trains single-frame models on image pairs; TCSR trains on windows of consecutive "
-                    "frames with its own loss",
-                    "build a TcsrConfig, sample windows with pysr.train.data.WindowSet and minimise "
-                    "pysr.train.torch_models.tcsr_loss (docs/fedsr_tcsr.md)")
+    """TCSR works at its input's size (scale 1, after F-EDSR); the window radius is set by `pysr train --radius`
+    (pysr/train/tcsr_loop.py model_config)."""
+    from pysr.train.tcsr_loop import model_config
+
+    return model_config(channels, radius=1)
 
 
 def warp_torch(torch, img, flow, flow_scale: float):

@@ -1,0 +1,166 @@
+"""`pysr train --arch tcsr`: windows of a frozen F-EDSR's outputs (precomputed with the engine), TCSR's loss, a
+20-step run that lowers the loss and exports a window(k) model, bit-exact resume, and the CLI's refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pysr
+from pysr import cli
+from pysr.errors import InputError
+from pysr.model import Model
+from pysr.models import fedsr, tcsr
+from pysr.models.convert import facts_for
+from pysr.train import data as td
+
+
+@pytest.fixture
+def torch():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
+def textured(h, w, seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3))
+    for cell in (4, 9, 23):
+        small = rng.uniform(0, 255, (h // cell + 2, w // cell + 2, 3)).astype(np.uint8)
+        img += np.asarray(Image.fromarray(small).resize((w + 2 * cell, h + 2 * cell), Image.BICUBIC))[:h, :w] / 3
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """8 frames of a 48×64 pan (2 px per frame), lossless."""
+    import av
+
+    path = tmp_path_factory.mktemp("tcsr_clip") / "pan.mkv"
+    big = textured(48, 64 + 2 * 8)
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("ffv1", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "bgr0"
+        for t in range(8):
+            f = np.ascontiguousarray(big[:, 2 * t : 2 * t + 64])
+            for pk in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")):
+                c.mux(pk)
+        for pk in v.encode(None):
+            c.mux(pk)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fedsr_file(tmp_path_factory):
+    cfg = fedsr.FedsrConfig(scale=2, channels=4, blocks=1)
+    path = tmp_path_factory.mktemp("tcsr_fedsr") / "fedsr_x2.pysr"
+    Model(fedsr.build(cfg, fedsr.init_params(cfg, 1)), facts_for("fedsr", cfg, {}, "MIT")).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def windows(clip, fedsr_file):
+    from pysr.train.tcsr_loop import FedsrWindows, load_fedsr
+
+    return FedsrWindows(td.DataConfig((str(clip),), scale=2, every=1), 12, 1, load_fedsr(str(fedsr_file), 2))
+
+
+def base_config(clip, fedsr_file, **kw):
+    from pysr.train.loop import TrainConfig
+
+    opts = dict(arch="tcsr", fedsr=str(fedsr_file), radius=1, channels=(6, 4, 1), patch=12, batch=4, steps=8,
+                lr=3e-3, log_every=100)
+    opts.update(kw)
+    return TrainConfig(td.DataConfig((str(clip),), scale=2, every=1), **opts)
+
+
+def test_windows_are_fedsr_outputs_of_bicubic_lr(windows, fedsr_file, clip):
+    from pysr.ops.resize_bicubic_matlab import imresize_uint8
+
+    assert len(windows) == 8 - 2 and windows.inputs[0].shape == windows.hr[0].shape == (8, 1, 48, 64)
+    hr_rgb = list(td.read_video(Path(clip), 1))
+    lr_y = td.rgb_to_y(imresize_uint8(hr_rgb[3], 0.5))
+    want = pysr.run_y(lr_y, model=pysr.load(fedsr_file))            # the engine on the whole frame
+    np.testing.assert_array_equal(windows.inputs[0][3, 0], want)
+    np.testing.assert_allclose(windows.hr[0][3, 0], td.rgb_to_y(hr_rgb[3]), atol=1e-6)
+    x, y = windows.batch(np.random.default_rng(0), 5)
+    assert x.shape == (5, 3, 24, 24) and y.shape == (5, 1, 24, 24) and x.dtype == y.dtype == np.float32
+    # the window and its target share one crop: the middle input is F-EDSR of the target's frame, same place
+    rng = np.random.default_rng(1)
+    q = rng.choice(1, p=windows.weights)
+    t, y0, x0 = int(rng.integers(1, 7)), int(rng.integers(0, 25)), int(rng.integers(0, 41))
+    rot, flip = int(rng.integers(4)), bool(rng.integers(2))
+    x, y = windows.batch(np.random.default_rng(1), 1)
+    assert q == 0
+    crop = (slice(y0, y0 + 24), slice(x0, x0 + 24))
+    np.testing.assert_array_equal(x[0], td.augment(windows.inputs[0][t - 1 : t + 2, 0][(slice(None), *crop)],
+                                                   rot, flip))
+    np.testing.assert_array_equal(y[0], td.augment(windows.hr[0][t][(slice(None), *crop)], rot, flip))
+
+
+def test_resume_is_bit_exact(torch, clip, fedsr_file, windows, tmp_path):
+    from pysr.train.loop import TrainConfig, train
+
+    base = base_config(clip, fedsr_file, steps=6, checkpoint_every=2)
+    straight = train(base, pairs=windows, log=lambda s: None)
+    ckpt = str(tmp_path / "tcsr.ckpt")
+    half = train(TrainConfig(**{**base.__dict__, "checkpoint": ckpt, "stop_at": 3}), pairs=windows, log=lambda s: None)
+    assert half.step == 3 and half.model is None
+    resumed = train(TrainConfig(**{**base.__dict__, "checkpoint": ckpt}), resume=True, pairs=windows,
+                    log=lambda s: None)
+    assert half.losses + resumed.losses == straight.losses and resumed.step == 6
+    a, b = straight.net.state_dict(), resumed.net.state_dict()
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{key} differs after resume"
+    # another radius or another F-EDSR file decides other weights: refused
+    with pytest.raises(InputError, match="radius"):
+        train(TrainConfig(**{**base.__dict__, "checkpoint": ckpt, "radius": 2}), resume=True, pairs=windows)
+    other = tmp_path / "other.pysr"
+    cfg = fedsr.FedsrConfig(scale=2, channels=4, blocks=1)
+    Model(fedsr.build(cfg, fedsr.init_params(cfg, 2)), facts_for("fedsr", cfg, {}, "MIT")).save(other)
+    with pytest.raises(InputError, match="fedsr_sha256"):
+        train(TrainConfig(**{**base.__dict__, "checkpoint": ckpt, "fedsr": str(other)}), resume=True, pairs=windows)
+
+
+def test_cli_20_steps_lower_the_loss_and_export_a_window_model(torch, clip, fedsr_file, tmp_path, capsys):
+    out = tmp_path / "tcsr.pysr"
+    code = cli.main(["train", "--arch", "tcsr", "--fedsr", str(fedsr_file), "--scale", "2", "--data", str(clip),
+                     "--channels", "6", "4", "1", "--patch", "12", "--batch", "4", "--steps", "20", "--lr", "3e-3",
+                     "--log-every", "5", "-o", str(out)])
+    io = capsys.readouterr()
+    assert code == 0, io.err
+    assert "windows of 3 frames" in io.out
+    losses = [float(line.split("loss ")[1].split()[0]) for line in io.out.splitlines() if line.startswith("step ")]
+    assert len(losses) == 4 and losses[-1] < 0.8 * losses[0], f"losses {losses}"
+    m = pysr.load(out)
+    assert m.facts["architecture"] == "tcsr" and m.facts["temporal"] == "window(1)" and m.scale == 1
+    assert tcsr.config_from_json(m.facts["config"]) == tcsr.TcsrConfig(radius=1, channels=6, ofr_channels=4,
+                                                                       ofr_blocks=1)
+    prov = m.facts["provenance"]
+    assert prov["fedsr"] == Path(fedsr_file).name and "warp" in prov["loss"] and "--arch tcsr" in prov["command"]
+    # it runs where it is meant to: behind the F-EDSR in a cascade
+    from pysr.stream.cascade import Cascade, always
+
+    c = Cascade(pysr.load(fedsr_file), m, always())
+    outs = [o for f in [textured(12, 16, s) for s in range(3)] for o in c.push(f)] + c.flush()
+    assert [o.refined for o in outs] == [True] * 3 and outs[0].frame.shape == (24, 32, 3)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch", "tcsr"], "--fedsr"),
+    (["--arch", "tcsr", "--fedsr", "FEDSR", "--scale", "3"], "×2"),
+    (["--arch", "espcn", "--fedsr", "FEDSR"], "only for --arch tcsr"),
+    (["--arch", "tcsr", "--fedsr", "FEDSR", "--loss", "mse"], "own loss"),
+    (["--arch", "tcsr", "--fedsr", "FEDSR", "--channels", "4", "4", "1", "1", "1"], "C [OFR_C"),
+])
+def test_cli_refusals(torch, clip, fedsr_file, capsys, argv, message):
+    argv = [str(fedsr_file) if a == "FEDSR" else a for a in argv]
+    if "--scale" not in argv:
+        argv += ["--scale", "2"]
+    rc = cli.main(["train", *argv, "--data", str(clip), "--steps", "1", "-o", "unused.pysr"])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err, err
