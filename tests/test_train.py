@@ -145,6 +145,24 @@ def test_validation_psnr_beats_nothing(torch, image_dir, tmp_path):
     assert "val" in r.model.facts["provenance"]
 
 
+def test_init_starts_from_a_model_and_refuses_a_different_one(torch, image_dir, tmp_path):
+    from pysr.train.loop import TrainConfig, train
+
+    base = TrainConfig(td.DataConfig((str(image_dir),), scale=2), channels=(8, 6), patch=10, batch=4, steps=6,
+                       lr=5e-3, log_every=100, output=str(tmp_path / "a.pysr"))
+    pairs = td.PairSet(base.data, base.patch)
+    first = train(base, pairs=pairs, log=lambda s: None)
+    # lr 1e-12: the fine-tuned net is the starting model to float precision, which a fresh init is not
+    tuned = train(TrainConfig(**{**base.__dict__, "init": base.output, "lr": 1e-12, "output": None}), pairs=pairs,
+                  log=lambda s: None)
+    for key, value in first.net.state_dict().items():
+        assert torch.allclose(tuned.net.state_dict()[key], value, atol=1e-9), key
+    assert tuned.model.facts["provenance"]["init"] == "a.pysr"
+    with pytest.raises(InputError, match="configuration"):
+        train(TrainConfig(**{**base.__dict__, "init": base.output, "channels": (8, 8), "output": None}),
+              pairs=pairs, log=lambda s: None)
+
+
 # --- (3) exact resume -------------------------------------------------------------------------------------------
 
 def test_resume_is_bit_exact(torch, image_dir, tmp_path):

@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--fedsr", default=None, metavar="MODEL.pysr",
                    help="tcsr: the frozen F-EDSR whose HR outputs TCSR learns to refine (its scale is --scale)")
     p.add_argument("--radius", type=int, default=1, help="tcsr: window radius k, 2k+1 frames (default 1)")
+    p.add_argument("--init", default=None, metavar="MODEL.pysr",
+                   help="start from this model's weights (fine-tuning; same architecture, scale and channels)")
     p.add_argument("--colour", choices=("y", "rgb"), default="y", help="train on the Y plane (default) or RGB")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR_OR_VIDEO",
                    help="folders of images (not searched recursively) and/or video files")
@@ -71,7 +73,7 @@ def cmd_train(args) -> None:
         batch=args.batch, steps=args.steps, lr=args.lr, loss=args.loss, schedule=args.schedule, clip=args.clip,
         seed=args.seed, threads=args.threads, val=args.val, val_every=args.val_every, checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
-        name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius,
+        name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius, init=args.init,
     )
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 

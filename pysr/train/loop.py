@@ -60,6 +60,7 @@ class TrainConfig:
     stop_at: int | None = None                  # stop (after checkpointing) at this step: for tests
     fedsr: str | None = None                    # tcsr: the frozen F-EDSR .pysr whose outputs TCSR refines
     radius: int = 1                             # tcsr: window(k), 2k+1 frames
+    init: str | None = None                     # a .pysr of the same architecture and config to start from
 
     def check(self) -> None:
         if self.loss not in LOSSES:
@@ -73,6 +74,8 @@ class TrainConfig:
             raise InputError(f"--lr must be a positive number, got {self.lr}")
         if self.clip < 0:
             raise InputError(f"--clip must be >= 0, got {self.clip}")
+        if self.init is not None and not Path(self.init).is_file():
+            raise InputError(f"--init {self.init!r}: no such file", "give the .pysr model to fine-tune")
         if self.arch != "tcsr":
             if self.fedsr is not None:
                 raise InputError("--fedsr is only for --arch tcsr (the F-EDSR model whose outputs TCSR refines)")
@@ -110,6 +113,8 @@ def identity(cfg: TrainConfig) -> dict:
         d.pop(key)
     d.pop("threads")
     path = d.pop("fedsr")
+    if d.pop("init") is not None:               # the starting weights' content decides the result, not their path
+        d["init_sha256"] = file_sha256(cfg.init)
     if cfg.arch == "tcsr":                      # the F-EDSR's content decides the weights, not where it lies
         d["fedsr_sha256"] = file_sha256(path)
     else:
@@ -122,6 +127,27 @@ def model_config(cfg: TrainConfig):
         return tcsr_loop.model_config(cfg.channels, cfg.radius)
     in_channels = 1 if cfg.data.colour == "y" else 3
     return torch_architecture(cfg.arch).config(cfg.data.scale, cfg.channels, in_channels)
+
+
+def init_from_model(net, path: str, arch: str, mcfg, torch) -> None:
+    """Load a `.pysr` model's parameters into `net` (fine-tuning): same architecture, same configuration, and
+    the same parameter names and shapes (the twins name their tensors as the engine does)."""
+    from pysr.model import load
+    from pysr.models import architecture
+
+    model = load(path)
+    if model.facts["architecture"] != arch:
+        raise InputError(f"--init {path}: a {model.facts['architecture']} model, this run trains {arch}")
+    want = json.loads(json.dumps(architecture(arch).config_json(mcfg)))
+    if model.facts.get("config") != want:
+        raise InputError(f"--init {path}: its configuration {model.facts.get('config')} differs from this run's "
+                         f"{want}", "use the same --scale and --channels as the model")
+    own = net.state_dict()
+    params = model.graph.params
+    if set(params) != set(own) or any(params[k].shape != tuple(own[k].shape) for k in own):
+        raise InputError(f"--init {path}: its parameters do not match the {arch} network's "
+                         f"({sorted(set(params) ^ set(own))[:4]} differ)")
+    net.load_state_dict({k: torch.from_numpy(params[k].copy()) for k in own})
 
 
 def save_checkpoint(path: str, net, opt, step: int, rng: np.random.Generator, cfg: TrainConfig, seconds: float):
@@ -201,6 +227,9 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     step, seconds_before = 0, 0.0
+    if cfg.init is not None and state is None:
+        init_from_model(net, cfg.init, cfg.arch, mcfg, torch)
+        log(f"starting from the weights of {cfg.init}")
     if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -270,6 +299,8 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         provenance.update({"loss": f"L1 + {TCSR_ALPHA}·warp1 + {TCSR_BETA}·warp2", "fedsr": Path(cfg.fedsr).name,
                            "fedsr_sha256": file_sha256(cfg.fedsr), "window": f"{2 * cfg.radius + 1} frames, every "
                            f"{cfg.data.every}", "inputs": "F-EDSR HR Y of the degraded LR, pysr engine, whole frames"})
+    if cfg.init is not None:
+        provenance.update({"init": Path(cfg.init).name, "init_sha256": file_sha256(cfg.init)})
     if result.val_psnr is not None:
         provenance["val"] = f"{cfg.val}: {result.val_psnr:.3f} dB"
     name = cfg.name or (f"tcsr_w{cfg.radius}_x{cfg.data.scale}" if tcsr else f"{cfg.arch}_x{cfg.data.scale}")
