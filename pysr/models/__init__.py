@@ -23,68 +23,30 @@ class Architecture:
     temporal_facts: Callable | None = None  # config -> {"temporal": ..., "state": ...}; None: single
     for_size: Callable | None = None        # (graph, lr height, lr width) -> the graph for that size; None: as is
 
+    @classmethod
+    def of(cls, module, scale: Callable, colour_mode: Callable) -> Architecture:
+        """The entry of an architecture module that defines build, from_state_dict, config_json,
+        config_from_json, receptive_field, LAYOUTS and, if it is temporal, temporal_facts (and for_size)."""
+        return cls(module.__name__.rsplit(".", 1)[-1], module.build, module.from_state_dict, module.config_json,
+                   module.config_from_json, module.receptive_field, scale, colour_mode, tuple(module.LAYOUTS),
+                   getattr(module, "temporal_facts", None), getattr(module, "for_size", None))
 
-MODELS = {
-    "espcn": Architecture(
-        name="espcn",
-        build=espcn.build,
-        from_state_dict=espcn.from_state_dict,
-        config_json=espcn.config_json,
-        config_from_json=espcn.config_from_json,
-        receptive_field=espcn.receptive_field,
-        scale=lambda cfg: cfg.scale,
-        colour_mode=lambda cfg: "y" if cfg.in_channels == 1 else "rgb",
-        layouts=tuple(espcn.LAYOUTS),
-    ),
-    "egvsr": Architecture(
-        name="egvsr",
-        build=egvsr.build,
-        from_state_dict=egvsr.from_state_dict,
-        config_json=egvsr.config_json,
-        config_from_json=egvsr.config_from_json,
-        receptive_field=egvsr.receptive_field,
-        scale=lambda cfg: cfg.scale,
-        colour_mode=lambda cfg: "rgb",
-        layouts=egvsr.LAYOUTS,
-        temporal_facts=egvsr.temporal_facts,
-        for_size=egvsr.for_size,
-    ),
-    "sofvsr": Architecture(
-        name="sofvsr",
-        build=sofvsr.build,
-        from_state_dict=sofvsr.from_state_dict,
-        config_json=sofvsr.config_json,
-        config_from_json=sofvsr.config_from_json,
-        receptive_field=sofvsr.receptive_field,
-        scale=lambda cfg: cfg.scale,
-        colour_mode=lambda cfg: "y",
-        layouts=tuple(sofvsr.LAYOUTS),
-        temporal_facts=sofvsr.temporal_facts,
-    ),
-    "fedsr": Architecture(
-        name="fedsr",
-        build=fedsr.build,
-        from_state_dict=fedsr.from_state_dict,
-        config_json=fedsr.config_json,
-        config_from_json=fedsr.config_from_json,
-        receptive_field=fedsr.receptive_field,
-        scale=lambda cfg: cfg.scale,
-        colour_mode=lambda cfg: "y" if cfg.in_channels == 1 else "rgb",
-        layouts=tuple(fedsr.LAYOUTS),
-    ),
-    "tcsr": Architecture(
-        name="tcsr",
-        build=tcsr.build,
-        from_state_dict=tcsr.from_state_dict,
-        config_json=tcsr.config_json,
-        config_from_json=tcsr.config_from_json,
-        receptive_field=tcsr.receptive_field,
-        scale=lambda cfg: 1,
-        colour_mode=lambda cfg: "y",
-        layouts=tuple(tcsr.LAYOUTS),
-        temporal_facts=tcsr.temporal_facts,
-    ),
-}
+
+def _y_or_rgb(cfg) -> str:
+    return "y" if cfg.in_channels == 1 else "rgb"
+
+
+def _own_scale(cfg) -> int:
+    return cfg.scale
+
+
+MODELS = {a.name: a for a in (
+    Architecture.of(espcn, _own_scale, _y_or_rgb),
+    Architecture.of(egvsr, _own_scale, lambda cfg: "rgb"),
+    Architecture.of(sofvsr, _own_scale, lambda cfg: "y"),
+    Architecture.of(fedsr, _own_scale, _y_or_rgb),
+    Architecture.of(tcsr, lambda cfg: 1, lambda cfg: "y"),         # refines HR frames at their own size
+)}
 
 
 def architecture(name: str) -> Architecture:

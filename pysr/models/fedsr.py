@@ -37,6 +37,7 @@ import numpy as np
 
 from pysr.errors import CheckpointError
 from pysr.graph.graph import Graph, Node
+from pysr.models.state import checked_params
 
 
 @dataclass(frozen=True)
@@ -165,16 +166,7 @@ def from_state_dict(state: dict[str, np.ndarray], layout: str = "auto") -> tuple
                           in_channels=ci, x4_stages=2 if two or f != 4 else 1)
     except ValueError as err:
         raise CheckpointError(f"F-EDSR checkpoint: {err}") from None
-    shapes = param_shapes(cfg)
-    missing, unknown = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
-    if missing or unknown:
-        raise CheckpointError(f"F-EDSR ({cfg}): missing tensors {missing}, unexpected tensors {unknown}")
-    params = {}
-    for key, shape in shapes.items():
-        v = np.asarray(state[key])
-        if v.shape != shape:
-            raise CheckpointError(f"F-EDSR tensor {key}: shape {v.shape}, expected {shape}")
-        params[key] = np.ascontiguousarray(v, dtype=np.float32)
+    params = checked_params(state, param_shapes(cfg), f"F-EDSR ({cfg})")
     return cfg, params
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from pysr.errors import CheckpointError, ShapeError
 from pysr.graph.graph import Graph, Node
+from pysr.models.state import checked_params
 
 SLOPE = 0.1            # LeakyReLU slope everywhere in SOF-VSR
 FLOW_UNIT = 15.5       # pixels per flow unit: 31/(W−1) in normalised grid units
@@ -59,8 +60,9 @@ class SofvsrConfig:
         return 2 * self.radius + 1
 
 
-class _Emit:
-    """Appends nodes; every node's (first) output value is named after the node."""
+class Emit:
+    """Appends nodes; every node's (first) output value is named after the node. Also the builder of TCSR,
+    which reuses SOF-VSR's OFRnet blocks."""
 
     def __init__(self):
         self.nodes: list[Node] = []
@@ -106,7 +108,7 @@ class _Emit:
         return self.op("warp", name, [img, flow], align_corners=cfg.align_corners, flow_scale=flow_scale)
 
 
-def _ofr(e: _Emit, cfg: SofvsrConfig, nb: str, centre: str, pooled_nb: str, pooled_centre: str, p: str):
+def _ofr(e: Emit, cfg: SofvsrConfig, nb: str, centre: str, pooled_nb: str, pooled_centre: str, p: str):
     """OFRnet on (neighbour, centre): returns the values of flow_l1, flow_l2, flow_l3."""
     def rnn1(x, name):
         y = e.conv(x, f"{name}/conv", "OFR.RNN1.0", 3, lrelu=True)
@@ -136,7 +138,7 @@ def _ofr(e: _Emit, cfg: SofvsrConfig, nb: str, centre: str, pooled_nb: str, pool
 
 def build(cfg: SofvsrConfig, params: dict[str, np.ndarray], flows: bool = False) -> Graph:
     """The unfused graph (the passes fuse activations, shuffles and the flow residuals into the convs)."""
-    e, s, n = _Emit(), cfg.scale, cfg.frames
+    e, s, n = Emit(), cfg.scale, cfg.frames
     frame = e.op("split", "frames/split", ["frames"], outputs=[f"frame{t}" for t in range(n)], sizes=(1,) * n)
     pooled = e.op("pool2d", "frames/pool", ["frames"], mode="avg")
     pooled = e.op("split", "frames/pool.split", [pooled], outputs=[f"pooled{t}" for t in range(n)], sizes=(1,) * n)
@@ -239,16 +241,7 @@ def from_state_dict(state: dict[str, np.ndarray], layout: str = "auto") -> tuple
                            ofr_blocks=_count(state, "OFR.RNN1.2.body."), sr_blocks=_count(state, "SR.body.2.body."))
     except ValueError as err:
         raise CheckpointError(f"SOF-VSR checkpoint: {err}") from None
-    expected = _expected(cfg)
-    missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    if missing or unknown:
-        raise CheckpointError(f"SOF-VSR ({cfg}): missing tensors {missing}, unexpected tensors {unknown}")
-    params = {}
-    for key, (shape, _) in expected.items():
-        v = np.asarray(state[key])
-        if v.shape != shape:
-            raise CheckpointError(f"SOF-VSR tensor {key}: shape {v.shape}, expected {shape}")
-        params[key] = np.ascontiguousarray(v, dtype=np.float32)
+    params = checked_params(state, {k: shape for k, (shape, _) in _expected(cfg).items()}, f"SOF-VSR ({cfg})")
     return cfg, params
 
 

@@ -37,7 +37,8 @@ import numpy as np
 
 from pysr.errors import CheckpointError, ShapeError
 from pysr.graph.graph import Graph
-from pysr.models.sofvsr import _Emit
+from pysr.models.sofvsr import Emit
+from pysr.models.state import checked_params
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class TcsrConfig:
         return True
 
 
-def _ofr(e: _Emit, cfg: TcsrConfig, nb: str, centre: str, pooled_nb: str, pooled_centre: str, p: str):
+def _ofr(e: Emit, cfg: TcsrConfig, nb: str, centre: str, pooled_nb: str, pooled_centre: str, p: str):
     """OFRnet's two levels on (neighbour, centre): the values flow_l1, flow_l2 and the aligned neighbour."""
     def flow_net(x, name):
         y = e.conv(x, f"{name}/rnn1", "OFR.RNN1.0", 3, lrelu=True)
@@ -86,7 +87,7 @@ def _ofr(e: _Emit, cfg: TcsrConfig, nb: str, centre: str, pooled_nb: str, pooled
 
 def build(cfg: TcsrConfig, params: dict[str, np.ndarray], flows: bool = True) -> Graph:
     """The unfused graph; the passes fuse activations and the residual adds into the convs."""
-    e, n, c = _Emit(), cfg.frames, cfg.radius
+    e, n, c = Emit(), cfg.frames, cfg.radius
     frame = e.op("split", "frames/split", ["frames"], outputs=[f"frame{t}" for t in range(n)], sizes=(1,) * n)
     pooled = e.op("pool2d", "frames/pool", ["frames"], mode="avg")
     pooled = e.op("split", "frames/pool.split", [pooled], outputs=[f"pooled{t}" for t in range(n)], sizes=(1,) * n)
@@ -200,16 +201,7 @@ def from_state_dict(state: dict[str, np.ndarray], layout: str = "auto") -> tuple
                          ofr_channels=state["OFR.RNN1.0.weight"].shape[0], ofr_blocks=blocks, attention_channels=a)
     except ValueError as err:
         raise CheckpointError(f"TCSR checkpoint: {err}") from None
-    expected = param_shapes(cfg)
-    missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    if missing or unknown:
-        raise CheckpointError(f"TCSR ({cfg}): missing tensors {missing}, unexpected tensors {unknown}")
-    params = {}
-    for key, (shape, _) in expected.items():
-        v = np.asarray(state[key])
-        if v.shape != shape:
-            raise CheckpointError(f"TCSR tensor {key}: shape {v.shape}, expected {shape}")
-        params[key] = np.ascontiguousarray(v, dtype=np.float32)
+    params = checked_params(state, {k: shape for k, (shape, _) in param_shapes(cfg).items()}, f"TCSR ({cfg})")
     return cfg, params
 
 
