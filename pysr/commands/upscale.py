@@ -9,18 +9,6 @@ import warnings
 from pysr.errors import MediaError
 
 
-def _tile(text: str):
-    if text == "auto":
-        return "auto"
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto or a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"tile size must be ≥ 1, got {n}")
-    return n
-
-
 def _positive(text: str) -> int:
     try:
         n = int(text)
@@ -29,6 +17,10 @@ def _positive(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
     return n
+
+
+def _tile(text: str):
+    return "auto" if text == "auto" else _positive(text)
 
 
 def _encoder_opt(text: str) -> tuple[str, str]:

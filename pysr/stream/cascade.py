@@ -48,8 +48,8 @@ from pysr.graph.graph import Graph
 from pysr.kernels.cpu.frames import planar_to_rgb_u8, rgb_u8_to_planar
 from pysr.model import Model
 from pysr.models.colour import frame_to_network, network_to_frame
-from pysr.runtime.plan import Plan, compile_graph
-from pysr.stream.session import reflect_index, temporal_kind
+from pysr.runtime.plan import Plan
+from pysr.stream.session import memo_plan, reflect_index, temporal_kind
 
 # --- policies ----------------------------------------------------------------------------------------------------
 
@@ -269,11 +269,7 @@ class Cascade:
         return k
 
     def _plan(self, key: str, graph_fn, shapes: dict) -> Plan:
-        k = (key, tuple(sorted((n, tuple(s)) for n, s in shapes.items())))
-        plan = self._plans.get(k)
-        if plan is None:
-            plan = self._plans[k] = compile_graph(graph_fn(), self.backend, shapes)
-        return plan
+        return memo_plan(self._plans, key, graph_fn, self.backend, shapes)
 
     def _to_network(self, x: np.ndarray) -> tuple[np.ndarray, list]:
         g = frame_to_network(self.fedsr.facts)

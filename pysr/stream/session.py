@@ -160,11 +160,7 @@ class Session:
         return self.model.graph.inputs[name]
 
     def _plan(self, key: str, graph_fn, shapes: dict) -> Plan:
-        k = (key, tuple(sorted((n, tuple(s)) for n, s in shapes.items())))
-        plan = self._plans.get(k)
-        if plan is None:
-            plan = self._plans[k] = compile_graph(graph_fn(), self.backend, shapes)
-        return plan
+        return memo_plan(self._plans, key, graph_fn, self.backend, shapes)
 
     def _network_graph(self, h: int, w: int) -> Graph:
         g = self.model.graph
@@ -251,3 +247,12 @@ class Session:
     def _finish(self) -> list[np.ndarray]:
         n = self._pushed
         return [self._window_output(t, n) for t in range(self._emitted, n)]
+
+
+def memo_plan(plans: dict, key: str, graph_fn, backend: str, shapes: dict) -> Plan:
+    """The plan of `graph_fn()` for these input shapes, compiled once per (key, shapes) into `plans`."""
+    k = (key, tuple(sorted((n, tuple(s)) for n, s in shapes.items())))
+    plan = plans.get(k)
+    if plan is None:
+        plan = plans[k] = compile_graph(graph_fn(), backend, shapes)
+    return plan
