@@ -32,6 +32,7 @@ Conventions (LR pixels throughout; the HR output of LR pixel (y, x) is the s×s 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from importlib import import_module
@@ -91,8 +92,10 @@ def _node_radius(node, in_shape) -> int:
     return reach
 
 
+@functools.lru_cache(maxsize=64)
 def halo(model, backend: str = "cpu") -> int:
-    """LR halo that makes tiles bit-identical to the whole frame (see the module docstring)."""
+    """LR halo that makes tiles bit-identical to the whole frame (see the module docstring); computed once per
+    (model, backend): models are immutable."""
     plan = _probe_plan(model, backend)
     g, shapes = plan.graph, plan.shapes
     paths = {s.name: getattr(s.fn, "path", None) for s in plan.steps}
@@ -142,13 +145,17 @@ def split(height: int, width: int, tile: int, h: int) -> list[Tile]:
             for x0 in range(0, width, tile)]
 
 
+@functools.lru_cache(maxsize=64)
+def _bytes_per_pixel(model, backend: str) -> float:
+    plan, s = _probe_plan(model, backend), model.scale
+    return 4 * (sum(plan.slot_sizes) + PROBE * PROBE * 3 * (1 + s * s)) / (PROBE * PROBE)
+
+
 def auto_tile(model, backend: str, height: int, width: int, budget: int | None = None) -> int | None:
     """The tile size tile="auto" picks for a height×width frame (None: the whole frame fits the budget,
     default AUTO_BUDGET)."""
     budget = AUTO_BUDGET if budget is None else budget
-    plan = _probe_plan(model, backend)
-    s = model.scale
-    per_px = 4 * (sum(plan.slot_sizes) + PROBE * PROBE * 3 * (1 + s * s)) / (PROBE * PROBE)
+    per_px = _bytes_per_pixel(model, backend)
     if per_px * height * width <= budget:
         return None
     h = halo(model, backend)
