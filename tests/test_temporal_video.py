@@ -12,6 +12,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from media import lossless_rgb_video
 from test_session import tiny_egvsr, window_model
 from test_upscale_cli import one_error_line
 from test_video import audio_packets, frame_times, make_video, pattern
@@ -144,19 +145,6 @@ def test_grey_y4m_runs_the_y_window_model_on_luma(tmp_path, models):
     assert len(got) == len(outs) == 4
     for g, o in zip(got, outs):
         np.testing.assert_array_equal(g, np.clip(np.rint(o[0] * 255), 0, 255).astype(np.uint8))
-
-
-def lossless_rgb_video(path, frames: list[np.ndarray]):
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as c:
-        v = c.add_stream("ffv1", rate=25)
-        v.width, v.height, v.pix_fmt = w, h, "bgr0"      # lossless RGB
-        for f in frames:
-            for pk in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="bgr0")):
-                c.mux(pk)
-        for pk in v.encode(None):
-            c.mux(pk)
-    return path
 
 
 @pytest.mark.parametrize("kind", ["window", "recurrent"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import textured
 
 import pysr
 from pysr import cli
@@ -22,17 +23,6 @@ def torch():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     return torch
-
-
-def textured(h, w, seed=0):
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    img = np.zeros((h, w, 3))
-    for cell in (4, 9, 23):
-        small = rng.uniform(0, 255, (h // cell + 2, w // cell + 2, 3)).astype(np.uint8)
-        img += np.asarray(Image.fromarray(small).resize((w + 2 * cell, h + 2 * cell), Image.BICUBIC))[:h, :w] / 3
-    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
