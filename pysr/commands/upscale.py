@@ -60,14 +60,15 @@ def register(sub) -> None:
 
 
 def cmd_upscale(args) -> None:
+    import pysr
     from pysr.video.colour import ColourWarning
-    from pysr.video.job import Job, resolve_model, run_job
+    from pysr.video.job import Job, run_job
     from pysr.video.writer import EncodeOptions
 
     if args.output is None and not args.benchmark:
         raise MediaError("no output given", "pass -o OUT (or --benchmark to measure without writing)")
     enc = EncodeOptions(args.codec, args.crf, args.bitrate, args.pix_fmt, dict(args.encoder_opt))
-    model = resolve_model(args.model)
+    model = pysr.load(args.model)                      # a .pysr path or a shipped model's name
     job = Job(args.input, args.output, model, args.backend, args.tile, enc, args.progress, args.benchmark,
               args.resume, args.overwrite, args.frames)
 

@@ -54,11 +54,6 @@ class Job:
             self.encode = EncodeOptions()
 
 
-def resolve_model(name: str) -> pysr.Model:
-    """A .pysr path or a shipped model's name (`pysr models`)."""
-    return pysr.load(name)
-
-
 def _name(model: pysr.Model) -> str:
     return model.facts.get("name", model.facts["architecture"])
 
