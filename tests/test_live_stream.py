@@ -1,4 +1,4 @@
-"""`pysr push` → `pysr serve --no-nginx` → HLS, on loopback (docs/live.md, "Server (first stage)").
+"""`pysr push` → `pysr serve --no-nginx` → HLS, on loopback (docs/live.md, "Server").
 
 One server runs in a thread of this process for the module; publishers run as `pysr push` subprocesses (an RTMP
 client in the server's process could deadlock its accept: pysr/live/server.py). The clip is 3 s of 128×72 grey
@@ -314,11 +314,12 @@ def test_push_gives_up_after_bounded_retries(tmp_path):
     assert time.monotonic() - t0 < 20
 
 
-def test_serve_needs_no_nginx_in_this_stage(tmp_path, capsys):
+def test_serve_without_nginx_says_what_to_do(tmp_path, capsys):
     from pysr.cli import main
 
     tiny(2).save(tmp_path / "m.pysr")
-    assert main(["serve", "--hls-dir", str(tmp_path), "-m", str(tmp_path / "m.pysr")]) == 2
-    assert "pass --no-nginx" in capsys.readouterr().err
+    assert main(["serve", "--hls-dir", str(tmp_path), "-m", str(tmp_path / "m.pysr"), "--nginx", "/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert "nginx was not found" in err and "apt-get install nginx libnginx-mod-rtmp" in err and "--no-nginx" in err
     assert main(["push", "-i", "x.y4m", "--url", "rtmp://127.0.0.1:1/live/k", "--lr", "63x36"]) == 2
     assert "even width" in capsys.readouterr().err

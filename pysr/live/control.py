@@ -2,6 +2,8 @@
 
     GET  /status                  → JSON: the server, and per stream: fps, latency, model version, queue depth …
     POST /streams/<key>/model     → a signed model update (pysr/live/updates.py: whole .pysr or delta)
+    POST /rtmp/publish            → nginx-rtmp's on_publish (form fields app, name = the key, addr …): 2xx lets
+    POST /rtmp/publish_done         the publisher in, any other status turns it away; on_publish_done (nginx only)
 
 An upload is untrusted input. `upload_model` checks, in order: a stream with that key has been published (404);
 Content-Length is present (411) and at most the limit (413) — before a byte of the body is read; then
@@ -18,6 +20,7 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 from pysr.errors import MediaError, PysrError
 from pysr.live.updates import UpdateError, UpdateLimits, verify_and_load
@@ -26,6 +29,7 @@ LOOPBACK = ("127.0.0.1", "localhost")
 # UpdateError.reason -> HTTP status
 REASON_STATUS = {"size": 413, "signature": 403, "version": 409, "base": 409, "mismatch": 422, "model": 422}
 READ_TIMEOUT_S = 10
+MAX_FORM = 64 << 10             # an on_publish form is a few hundred bytes
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -86,6 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, {"error": f"no such resource {self.path!r}"})
 
     def do_POST(self) -> None:  # noqa: N802
+        hook = re.fullmatch(r"/rtmp/(publish|publish_done)", self.path.split("?")[0])
+        if hook is not None:
+            self._rtmp_hook(hook.group(1))
+            return
         m = re.fullmatch(r"/streams/([^/?]+)/model", self.path)
         if m is None:
             self._reply(404, {"error": f"no such resource {self.path!r}"}, close=True)
@@ -95,6 +103,21 @@ class _Handler(BaseHTTPRequestHandler):
                                     self.rfile.read, self.server.limit)
         # An unread body (refused before reading) must not be taken for the next request: close.
         self._reply(status, body, close=status >= 400)
+
+    def _rtmp_hook(self, call: str) -> None:
+        """nginx-rtmp's on_publish / on_publish_done: a form-encoded POST (body, and the query for its args)."""
+        handle = getattr(self.server.pysr.ingest, f"on_{call}", None)
+        length = self.headers.get("Content-Length", "0")
+        if handle is None or not length.isdigit() or int(length) > MAX_FORM:
+            self._reply(404 if handle is None else 400, {"error": f"no {call} hook here" if handle is None else
+                                                          "bad form length"}, close=True)
+            return
+        self.connection.settimeout(READ_TIMEOUT_S)
+        body = self.rfile.read(int(length)).decode("utf-8", "replace")
+        fields = dict(parse_qsl(self.path.partition("?")[2]))
+        fields.update(parse_qsl(body))
+        status, reply = handle(fields)
+        self._reply(status, reply, close=True)
 
     def log_message(self, format, *args) -> None:  # noqa: A002 (http.server's signature)
         self.server.log(f"control: {self.address_string()} {format % args}")
@@ -111,6 +134,10 @@ class ControlServer:
         self.http.pysr, self.http.limit = server, limit
         self.http.log = lambda text: None
         self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.http.server_address[1]
 
     @property
     def address(self) -> str:

@@ -1,4 +1,9 @@
-"""`pysr serve --no-nginx`: the embedded RTMP ingest — FFmpeg's RTMP listen mode through PyAV, one stream at a time.
+"""`pysr serve`: the server — keys, stream workers, /status, the control API — and its embedded RTMP ingest.
+
+`Server` is everything but the ingest; the ingest is `EmbeddedIngest` here (`--no-nginx`) or `NginxIngest`
+(pysr/live/nginx.py). Both admit a publish with `check_key` and hand it to the key's `StreamWorker`.
+
+The embedded ingest is FFmpeg's RTMP listen mode through PyAV, one stream at a time:
 
     publisher ──RTMP──▶ accept (listen, key check) ──▶ StreamWorker.run_session ──▶ HLS in DIR/<name>/
                           ▲                                   │ input ends or is lost: ENDLIST
@@ -10,8 +15,7 @@ SENTINEL" during the handshake. The server captures that warning (PyAV log captu
 accepting) to learn the key, checks it against the keys file (read again on every publish, so keys can be added or
 revoked without a restart) and closes the connection at once when it is unknown or the application name is wrong.
 The publisher has been told "publish started" by then — RTMP listen mode answers before the caller sees anything —
-so a refused publisher sees its connection closed. With nginx (the next stage) the `on_publish` hook refuses
-before that.
+so a refused publisher sees its connection closed. With nginx the `on_publish` hook refuses before that.
 
 NOTE: PyAV routes FFmpeg's log through Python (it needs the GIL) while the log level is set. A thread that holds
 the GIL while it waits on this server — an RTMP *client* in the same process — would deadlock the accept, so
@@ -28,6 +32,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import av
@@ -36,6 +41,9 @@ import av.logging
 from pysr.errors import MediaError, PysrError
 from pysr.live.worker import LiveOptions, StreamWorker, warm
 from pysr.model import Model
+
+if TYPE_CHECKING:
+    from pysr.live.nginx import NginxConfig
 
 SENTINEL = "__pysr_any_stream__"
 ACCEPT_TIMEOUT_S = 1            # the listener is re-armed this often, so stop() is seen within about a second
@@ -59,6 +67,13 @@ def parse_listen(url: str) -> Listen:
     if parts.scheme != "rtmp" or not parts.hostname or parts.port is None or not app or "/" in app:
         raise MediaError(f"--listen {url!r}: expected rtmp://HOST:PORT/APP", "e.g. rtmp://127.0.0.1:1935/live")
     return Listen(parts.hostname, parts.port, app)
+
+
+def split_host_port(text: str, flag: str, example: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise MediaError(f"{flag} {text!r}: expected HOST:PORT", example)
+    return host, int(port)
 
 
 def load_keys(path: Path | None) -> dict[str, str] | None:
@@ -89,9 +104,10 @@ class ServeConfig:
     hls_dir: Path
     model: Model
     keys: Path | None = None
-    control: str | None = None              # HOST:PORT of the control API
+    control: str | None = None              # HOST:PORT of the control API (nginx: a free loopback port if None)
     max_upload: int = 16 << 20
     options: LiveOptions = field(default_factory=LiveOptions)
+    nginx: NginxConfig | None = None        # None: the embedded ingest
 
 
 def say(text: str) -> None:
@@ -99,7 +115,8 @@ def say(text: str) -> None:
 
 
 class Server:
-    """The listen loop and the stream workers. `serve()` blocks until `stop()` (or Ctrl-C)."""
+    """The stream workers, the keys, /status, the control API and the stop signals: all but the ingest.
+    `serve()` runs the ingest until `stop()`, Ctrl-C or SIGTERM."""
 
     def __init__(self, config: ServeConfig, log=say):
         self.config, self.log = config, log
@@ -116,15 +133,49 @@ class Server:
         self.last_refusal: str | None = None
         self.state = "starting"
         self.started = time.monotonic()
-        self._stop = threading.Event()
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
+        if config.nginx is None:
+            self.ingest = EmbeddedIngest(self)
+        else:
+            from pysr.live.nginx import NginxIngest
+
+            self.ingest = NginxIngest(self, config.nginx)     # finds nginx first: a missing one fails here
         self.control = None
-        if config.control:
+        address = config.control or ("127.0.0.1:0" if config.nginx is not None else None)    # nginx calls it
+        if address:
             from pysr.live.control import ControlServer
 
-            self.control = ControlServer(config.control, self, config.max_upload)
+            self.control = ControlServer(address, self, config.max_upload)
 
-    # -- used by the control API ---------------------------------------------------------------------------------
+    # -- used by the ingests and the control API -----------------------------------------------------------------
+
+    def check_key(self, key: str) -> tuple[str | None, str | None]:
+        """(stream name, None) when KEY may publish, else (None, why). The keys file is read again each time."""
+        if not key:
+            return None, "no stream key"
+        try:
+            keys = load_keys(self.config.keys)
+        except MediaError as err:
+            return None, f"keys file unreadable ({err})"
+        if keys is not None and key not in keys:
+            return None, f"unknown stream key {key[:2]}…"
+        return (key if keys is None else keys[key]), None
+
+    def worker_for(self, key: str, name: str) -> StreamWorker:
+        """The key's worker, made at its first publish and kept (model, version, timeline) across sessions."""
+        with self._lock:
+            worker = self.workers.get(key)
+            if worker is None:
+                worker = StreamWorker(name, key, self.config.model, self.hls_dir, self.config.options, log=self.log)
+                self.workers[key] = worker
+            return worker
+
+    def refuse(self, why: str) -> None:
+        with self._lock:
+            self.refused += 1
+            self.last_refusal = why
+        self.log(f"refused a publish: {why}")
 
     def worker_by_key(self, key: str) -> StreamWorker | None:
         with self._lock:
@@ -133,14 +184,15 @@ class Server:
     def status(self) -> dict:
         with self._lock:
             workers = list(self.workers.values())
-        return {"server": {"listen": self.listen.url, "state": self.state, "uptime_s": round(time.monotonic() -
-                           self.started, 1), "refused_publishes": self.refused, "last_refusal": self.last_refusal},
-                "streams": {w.name: w.status() for w in workers}}
+        server = {"ingest": self.ingest.name, "listen": self.listen.url, "state": self.state,
+                  "uptime_s": round(time.monotonic() - self.started, 1), "refused_publishes": self.refused,
+                  "last_refusal": self.last_refusal, **self.ingest.status()}
+        return {"server": server, "streams": {w.name: w.status() for w in workers}}
 
-    # -- the loop ------------------------------------------------------------------------------------------------
+    # -- running -------------------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stopping.set()
         with self._lock:
             for w in self.workers.values():
                 w.stop()
@@ -151,51 +203,74 @@ class Server:
         if self.control is not None:
             self.control.start()
             self.log(f"control API on http://{self.control.address}")
-        self.log(f"listening on {self.listen.url}/<key>, HLS into {self.hls_dir}/<stream>/")
         # NOTE: a KeyboardInterrupt raised while PyAV builds its error for a timed-out accept is lost (the error
-        # replaces it), so Ctrl-C is taken as a stop request: the session ends cleanly (ENDLIST), then we raise.
+        # replaces it), so Ctrl-C is taken as a stop request: the sessions end cleanly (ENDLIST), then we raise.
+        # SIGTERM is the same request, and the server then returns normally.
         interrupted = threading.Event()
 
-        def on_sigint(signum, frame):
-            interrupted.set()
-            signal.signal(signal.SIGINT, signal.default_int_handler)     # a second Ctrl-C interrupts at once
-            self.log("stopping: the stream's playlist is being closed (Ctrl-C again to abort)")
+        def on_signal(signum, frame):
+            if signum == signal.SIGINT:
+                interrupted.set()
+                signal.signal(signal.SIGINT, signal.default_int_handler)     # a second Ctrl-C interrupts at once
+            self.log("stopping: the streams' playlists are being closed" +
+                     (" (Ctrl-C again to abort)" if signum == signal.SIGINT else ""))
             self.stop()
 
         main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+        previous = {n: signal.signal(n, on_signal) for n in (signal.SIGINT, signal.SIGTERM)} if main else {}
         try:
-            while not self._stop.is_set():
-                self.state = "listening"
-                accepted = self.accept()
-                if accepted is None:
-                    continue
-                container, key = accepted
-                worker = self._admit(container, key)
-                if worker is None:
-                    continue
-                self.state = "streaming"
-                try:
-                    stats = worker.run_session(container, f"{self.listen.url}/{worker.name}")
-                except PysrError as err:
-                    self.log(f"stream {worker.name}: session failed: {err}")
-                    continue
-                if stats.interrupted:
-                    raise KeyboardInterrupt
+            self.ingest.run()
         finally:
             self.state = "stopped"
-            if main:
-                signal.signal(signal.SIGINT, previous)
+            for n, handler in previous.items():
+                signal.signal(n, handler)
             if self.control is not None:
                 self.control.stop()
         if interrupted.is_set():
             raise KeyboardInterrupt
 
+
+class EmbeddedIngest:
+    """`--no-nginx`: FFmpeg's RTMP listener in the serving thread, one publish at a time."""
+
+    name = "embedded"
+
+    def __init__(self, server: Server):
+        self.server = server
+
+    def status(self) -> dict:
+        return {}
+
+    def run(self) -> None:
+        s = self.server
+        s.log(f"listening on {s.listen.url}/<key>, HLS into {s.hls_dir}/<stream>/")
+        while not s.stopping.is_set():
+            s.state = "listening"
+            accepted = self.accept()
+            if accepted is None:
+                continue
+            container, key = accepted
+            name, why = s.check_key(key)
+            if why:
+                self._refuse(container, why)
+                continue
+            worker = s.worker_for(key, name)
+            s.log(f"stream {name}: publish accepted (session {worker.sessions + 1})")
+            s.state = "streaming"
+            try:
+                stats = worker.run_session(container, f"{s.listen.url}/{worker.name}")
+            except PysrError as err:
+                s.log(f"stream {worker.name}: session failed: {err}")
+                continue
+            if stats.interrupted:
+                raise KeyboardInterrupt
+
     def accept(self):
         """Wait up to ACCEPT_TIMEOUT_S for a publisher; returns (container, key) or None."""
-        url = f"{self.listen.url}/{SENTINEL}"
+        s = self.server
+        url = f"{s.listen.url}/{SENTINEL}"
         options = {"listen": "1", "timeout": str(ACCEPT_TIMEOUT_S),
-                   "rw_timeout": str(int(self.config.options.rw_timeout_s * 1e6)), **PROBE}
+                   "rw_timeout": str(int(s.config.options.rw_timeout_s * 1e6)), **PROBE}
         level, skip = av.logging.get_level(), av.logging.get_skip_repeated()
         av.logging.set_level(av.logging.WARNING)
         av.logging.set_skip_repeated(False)     # the same key twice in a row is logged twice
@@ -205,7 +280,7 @@ class Server:
         except (av.TimeoutError, InterruptedError):
             return None
         except (av.FFmpegError, OSError) as err:
-            self.log(f"a publish failed before its first frame: {err}")
+            s.log(f"a publish failed before its first frame: {err}")
             return None
         finally:
             av.logging.set_level(level)
@@ -219,38 +294,14 @@ class Server:
             if m:
                 app = m.group(1)
         if app is not None:
-            self._refuse(container, f"application {app!r} (this server serves {self.listen.app!r})")
+            self._refuse(container, f"application {app!r} (this server serves {s.listen.app!r})")
             return None
-        if not key:
-            self._refuse(container, "no stream key")
-            return None
-        return container, key
-
-    def _admit(self, container, key: str) -> StreamWorker | None:
-        try:
-            keys = load_keys(self.config.keys)
-        except MediaError as err:
-            self._refuse(container, f"keys file unreadable ({err})")
-            return None
-        if keys is not None and key not in keys:
-            self._refuse(container, f"unknown stream key {key[:2]}…")
-            return None
-        name = key if keys is None else keys[key]
-        with self._lock:
-            worker = self.workers.get(key)
-            if worker is None:
-                worker = StreamWorker(name, key, self.config.model, self.hls_dir, self.config.options, log=self.log)
-                self.workers[key] = worker
-        self.log(f"stream {name}: publish accepted (session {worker.sessions + 1})")
-        return worker
+        return container, key or ""
 
     def _refuse(self, container, why: str) -> None:
         with contextlib.suppress(av.FFmpegError, OSError):
             container.close()
-        with self._lock:
-            self.refused += 1
-            self.last_refusal = why
-        self.log(f"refused a publish: {why}")
+        self.server.refuse(why)
 
 
 def serve(config: ServeConfig) -> None:

@@ -182,6 +182,7 @@ class StreamWorker:
         self.sessions = 0
         self.frames_in = self.frames_out = 0    # over all sessions
         self.dropped = 0
+        self.gaps = 0                   # frames missing from the input's timeline (nginx drops for a slow worker)
         self.segments = 0
         self.lr_size = self.hr_size = None
         self.swaps: list[dict] = []
@@ -196,6 +197,8 @@ class StreamWorker:
         self._stop = threading.Event()
         self._mono = False
         self._first_in: int | None = None
+        self._last_in: int | None = None
+        self._gap_step: int | None = None
 
     # -- control thread ------------------------------------------------------------------------------------------
 
@@ -224,7 +227,7 @@ class StreamWorker:
                                "mean": round(1000 * self._lat_sum / self._lat_n, 1) if self._lat_n else None,
                                "max": round(1000 * self._lat_max, 1) if self._lat_n else None},
                 "queue_depth": self.frames_in - self.frames_out - self.dropped if self.state == "live" else 0,
-                "dropped_frames": self.dropped, "segments": self.segments,
+                "dropped_frames": self.dropped + self.gaps, "ingest_gaps": self.gaps, "segments": self.segments,
                 "model_version": self.running.version, "model": repr(self.running.model),
                 "pending_update": self._next.version if self._next is not None else None,
                 "swaps": list(self.swaps), "lr": self.lr_size, "hr": self.hr_size,
@@ -255,6 +258,7 @@ class StreamWorker:
         width, height = facts.width * s, facts.height * s
         rate = facts.rate or 25
         self._frame_step = max(1, round(1 / (rate * facts.time_base)))
+        self._gap_step = self._frame_step if facts.rate else None      # an unknown rate cannot tell a gap
         keyint = max(1, round(self.options.hls_time * rate))
         o = self.options
         x264 = {"preset": "veryfast", "tune": "zerolatency", "x264-params": f"keyint={keyint}:scenecut=0"}
@@ -267,7 +271,7 @@ class StreamWorker:
             self.state = "live"
             self._fps = _Window()
             self._pending.clear()
-        self._first_in = None
+        self._first_in = self._last_in = None
         done_before = self.frames_out
         try:
             stats = pipeline.run(_Tap(source, self), _Stage(step, self), _Counted(sink, self))
@@ -303,8 +307,14 @@ class StreamWorker:
             if self._next_pts is not None:
                 self._offset = self._next_pts - self._first_in
         pts = (item.pts if item.pts is not None else self._first_in) + self._offset
+        gap = 0
+        if item.pts is not None:
+            if self._gap_step and self._last_in is not None and item.pts - self._last_in > 1.5 * self._gap_step:
+                gap = round((item.pts - self._last_in) / self._gap_step) - 1
+            self._last_in = item.pts
         now = time.monotonic()
         with self._lock:
+            self.gaps += gap
             index = self.frames_in
             self.frames_in += 1
             self._pending.append((pts, now))
