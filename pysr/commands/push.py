@@ -31,14 +31,41 @@ def register(sub) -> None:
     p.add_argument("--realtime", action="store_true", help="send each frame when its timestamp is due")
     p.add_argument("--retries", type=int, default=5, help="reconnect attempts in a row before giving up (default 5)")
     p.add_argument("--frames", type=int, default=None, help="send only the first N frames")
+    p.add_argument("--keyframe-s", type=_positive, default=2.0, help="seconds between keyframes (default 2)")
+    t = p.add_argument_group("online training (--train; needs PyTorch, the train extra)")
+    t.add_argument("--train", action="store_true", help="fine-tune the server's model on the sent keyframes and "
+                   "send it signed model updates within --uplink (docs/live.md, 'Streamer and online trainer')")
+    t.add_argument("--model", help="the .pysr (or shipped name) the server runs this stream with (`pysr serve -m`)")
+    t.add_argument("--control", help="the server's control API, http://HOST:PORT")
+    t.add_argument("--uplink", help="uplink bitrate, e.g. 1M: video (--bitrate) + updates stay within it")
+    t.add_argument("--key", default=None, help="the stream key that signs updates (default: the URL's last element)")
+    t.add_argument("--stream", default=None, help="the stream's NAME in the server's keys file (default: the key)")
+    t.add_argument("--th-s", type=float, default=2.5, help="THs: stop training at this smoothed gain over bicubic, "
+                   "dB (default 2.5)")
+    t.add_argument("--train-steps", type=int, default=3000, help="step budget of one training run (default 3000)")
+    t.add_argument("--train-eval", type=int, default=100, help="evaluate the candidate (and send it if better) every "
+                   "N steps, or every 10 s (default 100)")
+    t.add_argument("--train-threads", type=int, default=1, help="torch threads (default 1)")
+    t.add_argument("--backend", default="cpu", help="pysr backend of the monitor's gains (default cpu)")
     p.set_defaults(func=cmd_push)
 
 
 def cmd_push(args) -> None:
-    from pysr.live.push import PushConfig, parse_size, push, say
+    from pysr.errors import InputError
+    from pysr.live.push import PushConfig, TrainOptions, parse_size, push, say
 
+    train = None
+    if args.train:
+        missing = [f"--{n}" for n in ("model", "control", "uplink") if not getattr(args, n)]
+        if missing:
+            raise InputError(f"--train needs {', '.join(missing)}", "e.g. --model m.pysr --control "
+                             "http://127.0.0.1:8081 --uplink 1M (the server's model and control API, your uplink)")
+        if min(args.train_steps, args.train_threads, args.train_eval) < 1:
+            raise InputError("--train-steps, --train-eval and --train-threads must be >= 1")
+        train = TrainOptions(args.model, args.control, args.uplink, args.key, args.stream, args.th_s, args.train_steps,
+                             args.train_eval, args.train_threads, backend=args.backend)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
-                     max(0, args.retries), args.frames)
+                     max(0, args.retries), args.frames, args.keyframe_s, train)
     from pysr.video.colour import ColourWarning
 
     def show(message, category, *rest, **kw):

@@ -15,6 +15,12 @@ it is encoded), a keyframe every `keyframe_s` seconds exactly (scene-cut keyfram
 server are regular), ABR at --bitrate with a one-second VBV (maxrate = bufsize·1 s = bitrate) so the uplink
 sees a bounded rate.
 
+--train (docs/live.md, "Streamer and online trainer"): AvSink shows every encoded packet to a `KeyframeTap`,
+which decodes each keyframe with a fresh decoder — exactly the frame the server's decoder produces — and the pair
+(source frame at scale × LR, decoded keyframe) goes to the monitor's thread (pysr/live/trainer.py), which measures
+the deployed model's gain, feeds the trainer and decides when it trains; updates go out through
+pysr/live/publisher.py within --uplink. The video loop only hands frames over: it never waits for training.
+
 Reconnect: a failed connect or a dropped connection (any write error) closes the connection, waits 0.5 s,
 1 s, 2 s … (at most 8 s) and publishes again to the same URL — same stream key — with a fresh encoder, starting
 with a keyframe and resending the frame that failed; the server continues the same stream. At most `retries`
@@ -29,13 +35,36 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 
 from pysr.errors import MediaError
-from pysr.video.reader import Decoded, StreamFacts, open_source
+from pysr.video.colour import from_tags
+from pysr.video.reader import Decoded, StreamFacts, frame_to_image, open_source
 from pysr.video.writer import AvSink, EncodeOptions, parse_bitrate
+
+if TYPE_CHECKING:
+    from pysr.live.publisher import UpdatePublisher
+    from pysr.live.trainer import OnlineTrainer, TrainingControl
+
+
+@dataclass
+class TrainOptions:
+    """`pysr push --train`: the online trainer beside the stream (docs/live.md)."""
+
+    model: str                          # .pysr or shipped name: the model `pysr serve -m` runs the stream with
+    control: str                        # http://HOST:PORT of the server's control API
+    uplink: str                         # "1M": video bitrate + update bitrate stay within it
+    key: str | None = None              # signs the updates; None: the URL's last path element (the stream key)
+    stream: str | None = None           # the stream's NAME on the server (keys file); None: the key
+    th_s: float = 2.5                   # THs, dB over bicubic
+    steps: int = 3000                   # the step budget of one training run
+    eval_steps: int = 100               # the candidate is evaluated every this many steps (or 10 s)
+    threads: int = 1                    # torch threads
+    margin: float = 0.1                 # share of the uplink kept free
+    backend: str = "cpu"                # engine backend of the monitor's gains
 
 
 @dataclass
@@ -49,6 +78,7 @@ class PushConfig:
     retries: int = 5
     frames: int | None = None
     keyframe_s: float = 2.0
+    train: TrainOptions | None = None
 
 
 @dataclass
@@ -79,6 +109,86 @@ def downscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     fmt = "gray" if image.ndim == 2 else "rgb24"
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
     return frame.reformat(width=width, height=height, interpolation="BICUBIC").to_ndarray()
+
+
+class KeyframeTap:
+    """AvSink's `on_packet`: each keyframe packet decoded by a fresh decoder (an IDR frame needs no earlier one)
+    given the encoder's headers, turned into RGB as the server's reader does (`frame_to_image`, colour from the
+    stream's tags). `take()` returns [(pts, image)] since the last call. A keyframe that fails to decode is said and
+    skipped: the tap never fails the video."""
+
+    def __init__(self, log=say):
+        self.log, self._out = log, []
+
+    def __call__(self, packet, encoder) -> None:
+        if not packet.is_keyframe:
+            return
+        try:
+            dec = av.CodecContext.create(encoder.codec.canonical_name, "r")
+            dec.extradata = encoder.extradata
+            dec.thread_count = 1
+            frames = [*dec.decode(packet), *dec.decode(None)]
+        except (av.FFmpegError, ValueError) as err:
+            self.log(f"keyframe at pts {packet.pts} could not be decoded for training ({err}); skipped")
+            return
+        for f in frames:
+            colour = from_tags(f.colorspace, f.color_range, f.height, f.format.name)
+            self._out.append((packet.pts, frame_to_image(f, colour)))
+
+    def take(self) -> list[tuple[int, np.ndarray]]:
+        out, self._out = self._out, []
+        return out
+
+
+@dataclass
+class LiveTraining:
+    control: TrainingControl
+    trainer: OnlineTrainer
+    publisher: UpdatePublisher
+    hr_size: tuple[int, int]            # width, height of the training targets: scale × --lr
+
+    def close(self, log, wait: bool = True) -> None:
+        self.control.close(wait)
+        self.publisher.close(60.0 if wait else 0)
+        c, p = self.control, self.publisher
+        log(f"training: {c.keyframes} keyframes measured ({c.skipped} skipped), {self.trainer.steps} steps, "
+            f"{self.trainer.published} models exported, {p.sent} updates sent ({p.bytes} bytes), {p.accepted} "
+            f"accepted; the server runs model v{c.version}")
+
+
+def start_training(cfg: PushConfig, video_bps: int, log=say) -> LiveTraining:
+    """Load the model, check the uplink leaves room for updates (UplinkError at start if not), start the trainer,
+    the monitor's thread and the update sender."""
+    import pysr
+    from pysr.live.publisher import HttpTransport, UpdatePublisher
+    from pysr.live.stop_rule import StopRule
+    from pysr.live.trainer import ControlConfig, OnlineTrainer, TrainerConfig, TrainingControl
+    from pysr.live.uplink import UplinkBudget
+
+    opts = cfg.train
+    key = opts.key or cfg.url.rstrip("/").rsplit("/", 1)[-1]
+    uplink = parse_bitrate(opts.uplink)
+    budget = UplinkBudget(float(uplink), opts.margin)
+    rate = budget.update_rate(video_bps)
+    transport = HttpTransport(opts.control)
+    model = pysr.load(opts.model)
+    width, height = cfg.lr
+    hr_size = (width * model.scale, height * model.scale)
+    trainer = OnlineTrainer(model, TrainerConfig(eval_steps=opts.eval_steps, budget_steps=opts.steps,
+                                                   threads=opts.threads), log=log)
+    control = TrainingControl(model, trainer, ControlConfig(stop=StopRule(th_s=opts.th_s), backend=opts.backend),
+                              log=log)
+    publisher = UpdatePublisher(transport, key, opts.stream or key, model, budget, video_bps, control.accepted,
+                                log=log)
+    trainer.publish = lambda m, gain: publisher.submit(m)
+    control.planes.warm(model, width, height)
+    log(f"online training of {model!r} on keyframes, HR targets {hr_size[0]}×{hr_size[1]}; uplink {uplink / 1e3:.0f} "
+        f"kbit/s = video {video_bps / 1e3:.0f} + updates {rate * 8 / 1e3:.0f} + margin {opts.margin:.0%} (chunks of "
+        f"{publisher.chunk} bytes); {control.threshold_text()}, run budget {opts.steps} steps")
+    publisher.start()
+    trainer.launch()
+    control.launch()
+    return LiveTraining(control, trainer, publisher, hr_size)
 
 
 def _timed(frames: Iterator[Decoded], facts: StreamFacts, fps: Fraction | None):
@@ -116,14 +226,29 @@ def push(cfg: PushConfig, log=say) -> PushStats:
                              {"preset": "veryfast", "tune": "zerolatency", "x264-params": f"keyint={keyint}:scenecut=0",
                               "maxrate": str(bps), "bufsize": str(bps)})
         frames = (x for x in source.items() if isinstance(x, Decoded))
-        return _send(cfg, _timed(frames, facts, fps), out, opts, keyint, log)
+        live = start_training(cfg, bps, log) if cfg.train is not None else None
+        if live is not None and (facts.width < live.hr_size[0] or facts.height < live.hr_size[1]):
+            log(f"warning: the source ({facts.width}×{facts.height}) is smaller than the training targets "
+                f"({live.hr_size[0]}×{live.hr_size[1]}, scale × --lr): they are upsampled")
+        done = False
+        try:
+            stats = _send(cfg, _timed(frames, facts, fps), out, opts, keyint, log, live)
+            done = True
+            return stats
+        finally:
+            if live is not None:
+                live.close(log, wait=done)
     finally:
         source.close()
 
 
-def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyint: int, log) -> PushStats:
+def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyint: int, log,
+          live: LiveTraining | None = None) -> PushStats:
     stats = PushStats()
     sink, attempts, carried = None, 0, 0
+    tap = KeyframeTap(log) if live is not None else None
+    recent: dict[int, tuple[float, np.ndarray]] = {}    # pts -> (seconds, source frame) of the last frames sent
+    last_key = -1.0
     anchor = None                       # (wall clock, media seconds) the pacing counts from
     start = time.monotonic()
     try:
@@ -131,6 +256,10 @@ def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyin
             if cfg.frames is not None and stats.frames >= cfg.frames:
                 break
             lr = downscale(frame.image, *cfg.lr)
+            if tap is not None:
+                recent[pts] = (t, frame.image)
+                if len(recent) > 16:
+                    del recent[next(iter(recent))]
             while True:
                 if cfg.realtime:
                     anchor = anchor or (time.monotonic(), t)
@@ -142,7 +271,7 @@ def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyin
                         stats.late_s = max(stats.late_s, -wait)
                 try:
                     if sink is None:
-                        sink = AvSink(cfg.url, "flv", facts, *cfg.lr, opts, label=cfg.url)
+                        sink = AvSink(cfg.url, "flv", facts, *cfg.lr, opts, label=cfg.url, on_packet=tap)
                     sink.write(lr, pts)
                     carried += 1
                     if carried >= 2 * keyint:
@@ -164,6 +293,11 @@ def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyin
                         f"(attempt {attempts}/{cfg.retries})")
                     time.sleep(delay)
             stats.frames += 1
+            for key_pts, image in tap.take() if tap is not None else ():
+                t_key, source_image = recent.get(key_pts, (None, None))
+                if t_key is not None and t_key > last_key:      # a keyframe resent after a reconnect counts once
+                    last_key = t_key
+                    live.control.submit(t_key, downscale(source_image, *live.hr_size), image)
         if sink is not None:
             sink.close()
             sink = None

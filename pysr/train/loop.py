@@ -129,13 +129,14 @@ def model_config(cfg: TrainConfig):
     return torch_architecture(cfg.arch).config(cfg.data.scale, cfg.channels, in_channels)
 
 
-def init_from_model(net, path: str, arch: str, mcfg, torch) -> None:
+def init_from_model(net, path, arch: str, mcfg, torch) -> None:
     """Load a `.pysr` model's parameters into `net` (fine-tuning): same architecture, same configuration, and
-    the same parameter names and shapes (the twins name their tensors as the engine does)."""
-    from pysr.model import load
+    the same parameter names and shapes (the twins name their tensors as the engine does). `path`: a file, a shipped
+    name, or a loaded Model (the online trainer, pysr/live/trainer.py)."""
+    from pysr.model import Model, load
     from pysr.models import architecture
 
-    model = load(path)
+    model = path if isinstance(path, Model) else load(path)
     if model.facts["architecture"] != arch:
         raise InputError(f"--init {path}: a {model.facts['architecture']} model, this run trains {arch}")
     want = json.loads(json.dumps(architecture(arch).config_json(mcfg)))

@@ -4,6 +4,8 @@ Video timestamps are the input's: each frame is encoded with the input frame's p
 time base (the encoder's time base), so variable frame rate survives; the muxer only rescales. Colour is
 converted with the same matrix and range as the input and the stream is tagged with them. A null sink
 encodes and discards the packets (`--benchmark`); `Y4mSink` writes raw y4m to a pipe or file.
+`AvSink(on_packet=f)` shows f every video packet before it is muxed (`pysr push --train` decodes its keyframes
+from there: the frames exactly as a decoder of the written stream sees them, with no second encoder).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import BinaryIO
@@ -151,9 +154,11 @@ class AvSink:
     """Encode + mux into a container (or, null=True, encode and drop the packets)."""
 
     def __init__(self, path: str | None, fmt: str | None, facts: StreamFacts, width: int, height: int,
-                 opts: EncodeOptions, null: bool = False, label: str | None = None, resume_from: str | None = None):
+                 opts: EncodeOptions, null: bool = False, label: str | None = None, resume_from: str | None = None,
+                 on_packet: Callable[[av.Packet, av.CodecContext], None] | None = None):
         check_encoder(opts, width, height)
         self.label = label or str(path)
+        self.on_packet = on_packet      # (packet, encoder) for every video packet, before the muxer takes it
         self.opts, self.colour = opts, output_colour(facts.colour, opts.pix_fmt)
         self.container = self.prev = None
         self.copy_map: dict[int, object] = {}
@@ -199,6 +204,8 @@ class AvSink:
 
     def _mux_video(self, packet) -> None:
         self.bytes += packet.size
+        if self.on_packet is not None:  # NOTE: before mux: the muxer takes the packet's data and blanks it
+            self.on_packet(packet, self.cc)
         if self.container is None:
             return
         packet.stream = self.stream

@@ -1,0 +1,471 @@
+"""The streamer's online trainer and the loop that decides when it trains (docs/live.md, "Streamer and online
+trainer"). PyTorch (the `train` extra) is imported only when a trainer is made.
+
+    keyframe (HR frame at scale × LR, LR frame as decoded from the sent stream)
+      └▶ TrainingControl.keyframe: Y planes (the model's colour facts, pysr engine)
+           ├▶ gain of the deployed model over bicubic (pysr engine) ─▶ Monitor ─▶ needs_training ─▶ trainer.start
+           │                                                                └▶ smoothed gain ≥ TH ─▶ trainer.stop
+           └▶ OnlineTrainer.add_pair (a bounded replay buffer of keyframes)
+    OnlineTrainer thread: Adam on random crops of the buffer; every `eval_steps` steps or `eval_seconds` seconds the
+      candidate and the published model are measured on the newest keyframes; a better candidate is exported
+      (a .pysr Model with the starting model's facts) and handed to `publish` (pysr/live/publisher.py).
+
+The first training run is the cold start: it starts at the first keyframe, stops when the smoothed gain reaches THs
+or after `budget_steps`, and its curve — the candidate's gain at each evaluation against the run's step — fits THp
+(stop_rule.fit_plateau); later runs start on a scene change and stop at TH = min(THs, α·THp) or the budget.
+"deployed" is the model the server accepted last: the monitor measures what viewers get.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pysr.errors import InputError, PysrError
+from pysr.graph.graph import Graph, Node
+from pysr.kernels.cpu.frames import rgb_u8_to_planar
+from pysr.live.monitor import Monitor, MonitorConfig, MonitorError, keyframe_gain
+from pysr.live.stop_rule import PlateauConfig, StopRule, StopRuleError
+from pysr.model import Model
+from pysr.models import architecture
+from pysr.models.colour import frame_to_network
+from pysr.stream.session import memo_plan
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    patch: int = 32             # LR crop side (at most the keyframe's size)
+    batch: int = 8
+    lr: float = 2e-4            # Adam; fine-tuning a trained model
+    buffer: int = 32            # keyframe pairs kept, the oldest dropped
+    eval_frames: int = 3        # a candidate is judged on the newest this-many keyframes ...
+    eval_crop: int = 128        # ... on their centre crops of this LR side (a whole 640×360 frame costs ~14×)
+    eval_steps: int = 100       # evaluate every this many steps ...
+    eval_seconds: float = 10.0  # ... or this many seconds, whichever comes first
+    min_gain_db: float = 0.02   # a candidate must beat the published model by this much to be sent
+    budget_steps: int = 3000    # a run ends after this many steps whatever the stop rule says
+    threads: int = 1            # torch threads (process-wide)
+    seed: int = 0
+
+    def __post_init__(self):
+        ints = ("patch", "batch", "buffer", "eval_frames", "eval_crop", "eval_steps", "budget_steps", "threads")
+        bad = [n for n in ints if getattr(self, n) < 1]
+        if bad or not (self.lr > 0 and self.eval_seconds > 0 and self.min_gain_db >= 0):
+            raise InputError(f"online trainer: {', '.join(bad) or 'lr, eval_seconds'} out of range",
+                             "counts >= 1, lr > 0, eval_seconds > 0, min_gain_db >= 0")
+
+
+# -- the pysr engine's view of a keyframe ---------------------------------------------------------------------
+
+class EnginePlanes:
+    """A frame as the server's model sees it — RGB → Y by the model's colour facts (`frame_to_network`, the first
+    half of the graph the server runs) — the bicubic baseline (`resize_bicubic_torch`, the server's chroma
+    upsampler) and a model's keyframe gain, all compiled plans of the pysr engine."""
+
+    def __init__(self, model: Model, backend: str = "cpu"):
+        if model.colour_mode != "y":
+            raise InputError(f"online training needs a Y model; {model!r} works on RGB")
+        self.facts, self.scale, self.backend = model.facts, model.scale, backend
+        self._plans: dict = {}
+        self._bicubic = Graph({"y": 1}, ["hr"], [Node("resize_bicubic_torch", "bicubic", ["y"], ["hr"], {},
+                                                      {"scale": self.scale})], {})
+
+    def y(self, image: np.ndarray) -> np.ndarray:
+        """H×W×3 (or grey H×W) uint8 → the network's input plane, H×W float32 (Y on [0, 1], unrounded)."""
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        x = rgb_u8_to_planar(np.ascontiguousarray(image))
+        y = memo_plan(self._plans, "y", lambda: frame_to_network(self.facts), self.backend, {"rgb": x.shape}).run(x)[0]
+        return np.ascontiguousarray(y[0, 0])
+
+    def bicubic(self, lr_y: np.ndarray) -> np.ndarray:
+        x = lr_y[None, None].astype(np.float32)
+        return memo_plan(self._plans, "bicubic", lambda: self._bicubic, self.backend, {"y": x.shape}).run(x)[0][0, 0]
+
+    def warm(self, model: Model, width: int, height: int) -> None:
+        """Compile every plan for LR frames of this size now (the first keyframe then waits for no compiler)."""
+        y = np.zeros((height, width), np.float32)
+        model.plan(self.backend, (1, 1, height, width)).run(y[None, None])
+        self.bicubic(y)
+        for w, h in ((width, height), (width * self.scale, height * self.scale)):
+            self.y(np.zeros((h, w, 3), np.uint8))
+
+    def gain(self, model: Model, hr_y: np.ndarray, lr_y: np.ndarray) -> float:
+        """PSNR(model) − PSNR(bicubic) on the Y plane, outputs clamped to [0, 1], `scale` pixels shaved."""
+        x = lr_y[None, None].astype(np.float32)
+        sr = model.plan(self.backend, x.shape).run(x)[0][0, 0]
+        return plane_gain(hr_y, sr, self.bicubic(lr_y), self.scale)
+
+
+def plane_gain(hr_y: np.ndarray, sr_y: np.ndarray, bicubic_y: np.ndarray, shave: int) -> float:
+    """`keyframe_gain` on [0, 1] planes (outputs clamped); MonitorError when a PSNR is infinite (a flat frame)."""
+    return keyframe_gain(hr_y * 255.0, np.clip(sr_y, 0.0, 1.0) * 255.0, np.clip(bicubic_y, 0.0, 1.0) * 255.0, shave)
+
+
+# -- the trainer ----------------------------------------------------------------------------------------------
+
+class OnlineTrainer:
+    """A torch twin of the deployed model, fine-tuned on keyframes. `start`/`stop` open and close a run; the
+    background thread (`launch`) trains while a run is open, and tests may call `train_steps` directly.
+    `publish(model, gain)` receives each exported candidate that beat the one published before it."""
+
+    def __init__(self, model: Model, config: TrainerConfig | None = None,
+                 publish: Callable[[Model, float], None] | None = None, log: Callable[[str], None] = print,
+                 clock: Callable[[], float] = time.monotonic):
+        from pysr.train.loop import init_from_model
+        from pysr.train.torch_models import TORCH_MODELS, export, require_torch
+
+        torch = require_torch()
+        self.torch, self._export = torch, export
+        self.config = cfg = config or TrainerConfig()
+        self.publish = publish or (lambda model, gain: None)
+        self.log, self.clock = log, clock
+        arch = model.facts["architecture"]
+        if arch not in TORCH_MODELS or arch == "tcsr" or model.facts.get("temporal", "single") != "single":
+            raise InputError(f"online training takes a single-frame model the torch twins know "
+                             f"({sorted(set(TORCH_MODELS) - {'tcsr'})}); {model!r} is {arch}, "
+                             f"{model.facts.get('temporal', 'single')}")
+        if model.colour_mode != "y":
+            raise InputError(f"online training needs a Y model; {model!r} works on RGB")
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.model, self.arch, self.scale = model, arch, model.scale
+        self.mcfg = architecture(arch).config_from_json(model.facts["config"])
+        twin = TORCH_MODELS[arch]
+        self.net, self.best = twin.module(self.mcfg), twin.module(self.mcfg)
+        init_from_model(self.net, model, arch, self.mcfg, torch)
+        self.best.load_state_dict(self.net.state_dict())
+        self.best.eval()
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self._rng = np.random.default_rng(cfg.seed)
+        self._pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=cfg.buffer)
+        self._serials: deque[int] = deque(maxlen=cfg.buffer)      # pairs_seen when each pair came
+        self._published_gain: dict[int, float | None] = {}         # per pair serial, for the published model
+        self._cond = threading.Condition()
+        self._training = self._closed = False
+        self._thread: threading.Thread | None = None
+        self.steps = self.run_steps = self.published = self.pairs_seen = 0
+        self.curve: list[tuple[float, float]] = []     # (step of the run, candidate gain) at each evaluation
+        self.ended: str | None = None                   # why the trainer closed the last run itself
+        self.run_started = self.run_seconds = self._last_eval = 0.0
+        first = self.export()
+        if first.graph.to_json() != model.graph.to_json() or any(
+                not np.array_equal(first.graph.params[k], v) for k, v in model.graph.params.items()):
+            raise PysrError(f"the torch twin of {arch} does not reproduce {model!r} exactly; its updates would not "
+                            "fit the server's model")
+
+    # -- data ----------------------------------------------------------------------------------------------------
+
+    def add_pair(self, hr_y: np.ndarray, lr_y: np.ndarray) -> None:
+        h, w = lr_y.shape
+        if hr_y.shape != (h * self.scale, w * self.scale):
+            raise InputError(f"keyframe pair: HR {hr_y.shape} is not ×{self.scale} of LR {lr_y.shape}")
+        with self._cond:
+            self._pairs.append((np.asarray(hr_y, np.float32), np.asarray(lr_y, np.float32)))
+            self._serials.append(self.pairs_seen)
+            self.pairs_seen += 1
+            self._cond.notify_all()
+
+    def _batch(self):
+        with self._cond:
+            pairs = list(self._pairs)
+        c, s, rng = self.config, self.scale, self._rng
+        p = min(c.patch, *(min(ly.shape) for _, ly in pairs))     # the LR size may change at a reconnect
+        lr = np.empty((c.batch, 1, p, p), np.float32)
+        hr = np.empty((c.batch, 1, p * s, p * s), np.float32)
+        for b in range(c.batch):
+            hy, ly = pairs[int(rng.integers(len(pairs)))]
+            y0, x0 = int(rng.integers(ly.shape[0] - p + 1)), int(rng.integers(ly.shape[1] - p + 1))
+            rot, flip = int(rng.integers(4)), bool(rng.integers(2))
+            for out, img, k in ((lr, ly, 1), (hr, hy, s)):
+                crop = np.rot90(img[y0 * k : (y0 + p) * k, x0 * k : (x0 + p) * k], rot)
+                out[b, 0] = crop[:, ::-1] if flip else crop
+        return self.torch.from_numpy(lr), self.torch.from_numpy(hr)
+
+    # -- runs ----------------------------------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        with self._cond:
+            return self._training
+
+    def start(self) -> bool:
+        """Open a run (False if one is open)."""
+        with self._cond:
+            if self._training:
+                return False
+            self._training, self.ended = True, None
+            self.run_steps, self.curve = 0, []
+            self.run_started = self._last_eval = self.clock()
+            self._cond.notify_all()
+            return True
+
+    def stop(self, ended: str | None = None) -> None:
+        with self._cond:
+            if self._training:
+                self.run_seconds = self.clock() - self.run_started
+            self._training = False
+            self.ended = ended
+
+    def train_steps(self, n: int) -> int:
+        """Up to n Adam steps of the open run (evaluating and publishing when due); returns the steps run."""
+        c, torch, done = self.config, self.torch, 0
+        while done < n and self.training and self._pairs:
+            x, y = self._batch()
+            loss = torch.nn.functional.l1_loss(self.net(x), y)
+            if not math.isfinite(loss.item()):     # back to the published weights; the next run starts from them
+                self.net.load_state_dict(self.best.state_dict())
+                self.stop("diverged")
+                self.log(f"online training diverged at step {self.steps} (loss {loss.item()}); run stopped")
+                break
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            done += 1
+            self.steps += 1
+            self.run_steps += 1
+            if self.run_steps % c.eval_steps == 0 or self.clock() - self._last_eval >= c.eval_seconds:
+                self._evaluate_and_publish()
+            if self.run_steps >= c.budget_steps:
+                self.stop("budget")
+        return done
+
+    def launch(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="pysr-trainer", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed, self._training = True, False
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _loop(self) -> None:
+        self.torch.set_num_threads(self.config.threads)     # NOTE: again in this thread (OpenMP keeps it per thread)
+        while True:
+            with self._cond:
+                while not (self._closed or (self._training and self._pairs)):
+                    self._cond.wait()
+                if self._closed:
+                    return
+            try:
+                self.train_steps(10)
+            except Exception as err:    # the stream goes on; the run ends and says why
+                self.stop("error")
+                self.log(f"online training failed: {type(err).__name__}: {err}")
+
+    # -- evaluation and export -----------------------------------------------------------------------------------
+
+    def evaluate(self) -> tuple[float, float]:
+        """(candidate gain, published model's gain) in dB over bicubic, mean over the centre crops of the newest
+        `eval_frames` keyframes (the published model's gains are kept until it changes). -inf: nothing to measure."""
+        torch, c, s = self.torch, self.config, self.scale
+        with self._cond:
+            pairs = list(zip(self._serials, self._pairs))[-c.eval_frames :]
+        for serial in [k for k in self._published_gain if k < pairs[0][0]]:
+            del self._published_gain[serial]
+        cand, pub = [], []
+        self.net.eval()
+        with torch.no_grad():
+            for serial, (hy, ly) in pairs:
+                h, w = min(c.eval_crop, ly.shape[0]), min(c.eval_crop, ly.shape[1])
+                y0, x0 = (ly.shape[0] - h) // 2, (ly.shape[1] - w) // 2
+                x = torch.from_numpy(np.ascontiguousarray(ly[y0 : y0 + h, x0 : x0 + w]))[None, None]
+                hr = hy[y0 * s : (y0 + h) * s, x0 * s : (x0 + w) * s]
+                bic = torch.nn.functional.interpolate(x, scale_factor=s, mode="bicubic", align_corners=False)[0, 0]
+                try:        # a flat crop (bicubic exact) has no gain to measure
+                    g = plane_gain(hr, self.net(x)[0, 0].numpy(), bic.numpy(), s)
+                    if serial not in self._published_gain:
+                        self._published_gain[serial] = plane_gain(hr, self.best(x)[0, 0].numpy(), bic.numpy(), s)
+                except MonitorError:
+                    continue
+                cand.append(g)
+                pub.append(self._published_gain[serial])
+        self.net.train()
+        if not cand:
+            return -math.inf, -math.inf
+        return float(np.mean(cand)), float(np.mean(pub))
+
+    def _evaluate_and_publish(self) -> None:
+        self._last_eval = self.clock()
+        cand, pub = self.evaluate()
+        if not math.isfinite(cand):
+            return
+        self.curve.append((float(self.run_steps), cand))
+        if cand > pub + self.config.min_gain_db:
+            model = self.export()
+            self.best.load_state_dict(self.net.state_dict())
+            self._published_gain.clear()
+            self.published += 1
+            self.log(f"candidate at step {self.run_steps} of the run: {cand:+.2f} dB over bicubic on the newest "
+                     f"{min(len(self._pairs), self.config.eval_frames)} keyframes, published "
+                     f"model {pub:+.2f} dB: exported")
+            self.publish(model, cand)
+
+    def export(self) -> Model:
+        """The net as a Model with the starting model's graph builder and facts (so the server takes it as a
+        drop-in), provenance saying where it came from."""
+        m = self._export(self.net, self.mcfg, {}, self.arch)
+        facts = dict(self.model.facts)
+        facts["provenance"] = {"trainer": "pysr push --train (online)", "init": self.model.facts.get("name", self.arch),
+                               "steps": self.steps, "keyframes": self.pairs_seen, "torch": self.torch.__version__}
+        return Model(m.graph, facts)
+
+
+# -- when to train --------------------------------------------------------------------------------------------
+
+@dataclass
+class ControlConfig:
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    stop: StopRule = field(default_factory=StopRule)
+    plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    cold_start: bool = True     # the first run starts at the first keyframe (and its curve fits THp)
+    backend: str = "cpu"        # the engine backend of the gains
+    queue: int = 4              # keyframes waiting for the control thread; more are dropped (said once each)
+
+
+class TrainingControl:
+    """The monitor and the stop rule in charge of an OnlineTrainer. `keyframe` runs one keyframe synchronously;
+    `submit` hands one to the control thread (`launch`) so the video never waits for a gain or a decision."""
+
+    def __init__(self, model: Model, trainer: OnlineTrainer, config: ControlConfig | None = None,
+                 log: Callable[[str], None] = print):
+        self.config = config or ControlConfig()
+        self.trainer, self.log = trainer, log
+        self.planes = EnginePlanes(model, self.config.backend)
+        self.monitor = Monitor(self.config.monitor)
+        self.stop_rule = self.config.stop
+        self.deployed, self.version = model, 0
+        self.keyframes = self.skipped = 0
+        self.events: list[tuple[str, str]] = []         # ("start" | "stop", why): the decisions, in order
+        self.gains: list[float] = []
+        self._cold = self.config.cold_start
+        self._cold_pending = self.config.cold_start     # THp not fitted yet
+        self._running = False
+        self._lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue(self.config.queue)
+        self._thread: threading.Thread | None = None
+
+    def accepted(self, version: int, model: Model) -> None:
+        """The publisher's callback: the server took `model` as `version`; the monitor measures it from now on."""
+        with self._lock:
+            if version > self.version:
+                self.deployed, self.version = model, version
+
+    def threshold_text(self) -> str:
+        r = self.stop_rule
+        if r.th_p is None:
+            return f"TH = THs = {r.th_s:.2f} dB"
+        return f"TH = min(THs {r.th_s:.2f}, {r.alpha:g}·THp {r.alpha * r.th_p:.2f}) = {r.threshold:.2f} dB"
+
+    def keyframe(self, x: float, hr_y: np.ndarray, lr_y: np.ndarray) -> float:
+        """One keyframe: gain of the deployed model, the buffer, the monitor, and the start/stop decision."""
+        with self._lock:
+            model, version = self.deployed, self.version
+        try:
+            gain = self.planes.gain(model, hr_y, lr_y)
+        except MonitorError as err:
+            self.log(f"keyframe at {x:.2f} s not measured: {err}")
+            return math.nan
+        self.gains.append(gain)
+        self.trainer.add_pair(hr_y, lr_y)
+        step = self.monitor.update(x, gain)
+        s = step.smoothed
+        self.keyframes += 1
+        self.log(f"keyframe at {x:.2f} s: gain {gain:+.2f} dB over bicubic (model v{version}), smoothed {s:+.2f} dB")
+        if self._running and not self.trainer.training:
+            self._stopped(self.trainer.ended or "stopped", s)
+        if self.trainer.training:
+            if self.stop_rule.should_stop(s):
+                self.trainer.stop("TH")
+                self._stopped(f"TH: smoothed gain {s:+.2f} dB >= {self.stop_rule.threshold:.2f} dB", s)
+            elif step.event is not None:
+                self.log(f"scene change (smoothed gain fell {-step.event.jump_db:.2f} dB) while training: "
+                         "the run goes on")
+            return gain
+        why = None
+        if step.event is not None:
+            why = (f"scene change: smoothed gain fell {-step.event.jump_db:.2f} dB, threshold "
+                   f"{step.event.threshold_db:.2f} dB")
+            if self.stop_rule.should_stop(s):
+                self.log(f"{why}; smoothed gain {s:+.2f} dB is at {self.threshold_text()} already: no training")
+                return gain
+        elif self._cold:
+            why = "cold start"
+        if why is not None:
+            self._cold = False
+            self.trainer.start()
+            self._running = True
+            self.events.append(("start", why))
+            self.log(f"training start ({why}), {self.threshold_text()}")
+        return gain
+
+    def _stopped(self, why: str, smoothed: float) -> None:
+        t = self.trainer
+        self._running = False
+        self.events.append(("stop", why))
+        self.log(f"training stop ({why}) after {t.run_steps} steps, {t.run_seconds:.1f} s; smoothed gain "
+                 f"{smoothed:+.2f} dB, {self.threshold_text()}; {t.published} models exported so far")
+        if not self._cold_pending:
+            return
+        ts, gs = [p[0] for p in t.curve], [p[1] for p in t.curve]
+        if len(ts) < self.config.plateau.min_points:
+            self.log(f"cold start: {len(ts)} evaluations, THp needs {self.config.plateau.min_points}; TH stays THs "
+                     "and the next run's curve is used")
+            return
+        try:
+            self.stop_rule = self.stop_rule.with_cold_start(ts, gs, self.config.plateau)
+        except StopRuleError as err:
+            self.log(f"cold start: no THp ({err}); TH stays THs")
+            return
+        self._cold_pending = False
+        self.log(f"cold start: THp = {self.stop_rule.th_p:.2f} dB predicted from {len(ts)} evaluations; "
+                 f"{self.threshold_text()}")
+
+    # -- the control thread (pysr push) --------------------------------------------------------------------------
+
+    def submit(self, x: float, hr_image: np.ndarray, lr_image: np.ndarray) -> None:
+        """A keyframe for the control thread: the HR frame (scale × the LR size) and the decoded LR frame, uint8."""
+        try:
+            self._queue.put_nowait((x, hr_image, lr_image))
+        except queue.Full:
+            self.skipped += 1
+            self.log(f"keyframe at {x:.2f} s skipped: {self.config.queue} keyframes are waiting for the monitor")
+
+    def launch(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="pysr-monitor", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            x, hr, lr = item
+            try:
+                self.keyframe(x, self.planes.y(hr), self.planes.y(lr))
+            except Exception as err:    # a keyframe the monitor cannot take must not end the monitor
+                self.log(f"keyframe at {x:.2f} s not measured: {type(err).__name__}: {err}")
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the control thread (after the keyframes waiting, if `wait`) and the trainer."""
+        if self._thread is not None:
+            if not wait:
+                with self._queue.mutex:
+                    self._queue.queue.clear()
+            self._queue.put(None)
+            self._thread.join(60 if wait else 5)
+        running = self._running and self.trainer.training
+        self._running = False
+        self.trainer.close()
+        if running:
+            self.events.append(("stop", "end of stream"))
+            self.log(f"training stop (end of stream) after {self.trainer.run_steps} steps")
