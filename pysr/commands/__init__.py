@@ -5,4 +5,4 @@ Each module here defines `register(sub)`: it adds its parser(s) to the argparse 
 registers every module named in MODULES that imports.
 """
 
-MODULES = ("upscale", "eval", "train", "serve", "push")
+MODULES = ("upscale", "eval", "train", "serve", "push", "webrtc")
