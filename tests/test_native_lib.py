@@ -3,7 +3,8 @@
 One session-scoped build (cmake + ninja/make, -j2) into a temporary folder, installed to a temporary
 prefix; the host example (examples/host) is built against that INSTALLED package with find_package.
 The library is then loaded with ctypes and compared with the Python `cpu` backend:
-  facts · float planes (ESPCN ×4 and random tiny models) · RGB uint8 frames · damaged files ·
+  facts · float planes (ESPCN ×4, random tiny models, one with every resampling/warp op, F-EDSR, a tiny
+  SOF-VSR) · RGB uint8 frames · damaged files ·
   the y4m host example on real video · one model shared by sessions on 4 threads.
 Skips with the reason when cmake or a C++ compiler is missing.
 """
@@ -225,13 +226,70 @@ def y_model_x2(seed=1) -> pysr.Model:
     return pysr.Model(graph, facts)
 
 
+def flow_model_x2(seed=2) -> pysr.Model:
+    """Y, ×2, every op the first stage of libpysr lacked: reflect pad → conv → batch_norm (after a conv: folded
+    in Python, run as is natively) → leaky → channel_shuffle → max pool → bilinear ×2 → space_to_depth (tf) →
+    conv to a flow → tecogan ×2 → affine → warp of the input (not corner-aligned, flow_scale) → MATLAB ×2."""
+    rng = np.random.default_rng(seed)
+    params, nodes = {}, []
+
+    def conv(name, x, out, cin, cout, k, **attrs):
+        p, slots = _conv(rng, name, cin, cout, k)
+        params.update(p)
+        nodes.append(Node("conv2d", name, [x], [out], slots, attrs))
+
+    nodes.append(Node("pad", "pad", ["x"], ["p"], {}, {"pads": [1, 1, 1, 1], "mode": "reflect"}))
+    conv("c1", "p", "c1", 1, 6, 3)
+    for key, lo, hi in (("weight", 0.5, 1.5), ("bias", -0.2, 0.2), ("mean", -0.2, 0.2), ("var", 0.5, 2.0)):
+        params[f"bn.{key}"] = rng.uniform(lo, hi, 6).astype(np.float32)
+    bn = {k: f"bn.{k}" for k in ("weight", "bias", "mean", "var")}
+    nodes.append(Node("batch_norm", "bn", ["c1"], ["bn"], bn, {"eps": 1e-3}))
+    nodes.append(Node("activation", "a1", ["bn"], ["a1"], {}, {"kind": "leaky_relu", "alpha": 0.1}))
+    nodes.append(Node("channel_shuffle", "shuf", ["a1"], ["shuf"], {}, {"groups": 2}))
+    nodes.append(Node("pool2d", "pool", ["shuf"], ["pool"], {}, {"mode": "max"}))
+    nodes.append(Node("resize_bilinear", "up", ["pool"], ["up"], {}, {"scale": 2}))
+    nodes.append(Node("space_to_depth", "s2d", ["up"], ["s2d"], {}, {"scale": 2, "order": "tf"}))
+    conv("c2", "s2d", "lr_flow", 24, 2, 3, padding=[1, 1])
+    nodes.append(Node("upsample_bicubic_tecogan", "flow_up", ["lr_flow"], ["flow_up"], {}, {"scale": 2}))
+    nodes.append(Node("affine", "px", ["flow_up"], ["flow"], {}, {"scale": 2.0, "shift": 0.25}))
+    nodes.append(Node("warp", "warp", ["x", "flow"], ["warped"], {}, {"align_corners": False, "flow_scale": 1.5}))
+    nodes.append(Node("resize_bicubic_matlab", "y", ["warped"], ["y"], {}, {"scale": 2}))
+    graph = Graph({"x": 1}, ["y"], nodes, params)
+    facts = {"architecture": "test_flow", "scale": 2, "colour": dict(pysr.models.colour.DEFAULT_Y_COLOUR),
+             "input_range": [0.0, 1.0], "receptive_field": 8, "temporal": "single", "licence": "MIT",
+             "provenance": {"source": "test"}}
+    return pysr.Model(graph, facts)
+
+
+def fedsr_model(scale, in_channels, seed=0) -> pysr.Model:
+    """F-EDSR (pysr/models/fedsr.py) with random weights, narrow and shallow to keep the test fast."""
+    from pysr.models import fedsr
+    from pysr.models.convert import facts_for
+
+    cfg = fedsr.FedsrConfig(scale=scale, channels=8, blocks=2, res_scale=0.5, in_channels=in_channels)
+    graph = fedsr.build(cfg, fedsr.init_params(cfg, seed))
+    return pysr.Model(graph, facts_for("fedsr", cfg, {"source": "test"}, "MIT"))
+
+
+def sofvsr_model(seed=1) -> pysr.Model:
+    """A tiny SOF-VSR ×2 (window of 3 frames stacked as one input): warp, bilinear flows, avg pool,
+    channel_shuffle, space_to_depth and affine through the C API."""
+    from pysr.models import sofvsr
+    from pysr.models.convert import facts_for
+
+    cfg = sofvsr.SofvsrConfig(channels=8, ofr_blocks=1, sr_blocks=2)
+    return pysr.Model(sofvsr.build(cfg, sofvsr.init_params(cfg, seed=seed)), facts_for("sofvsr", cfg, {}, "unknown"))
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     import pysr.models.colour  # noqa: F401
 
     d = tmp_path_factory.mktemp("models")
     out = {}
-    for name, make in (("rgb_x3", rgb_model_x3), ("y_x2", y_model_x2)):
+    for name, make in (("rgb_x3", rgb_model_x3), ("y_x2", y_model_x2), ("flow_x2", flow_model_x2),
+                       ("fedsr_x4", lambda: fedsr_model(4, 1)), ("fedsr_x3_rgb", lambda: fedsr_model(3, 3)),
+                       ("sofvsr_x2", sofvsr_model)):
         path = d / f"{name}.pysr"
         make().save(path)
         out[name] = path
@@ -268,6 +326,9 @@ def test_version_and_facts(lib):
     ("espcn", (1, 1, 29, 37)), ("espcn", (2, 1, 8, 5)), ("espcn", (1, 1, 1, 1)),
     ("rgb_x3", (1, 3, 17, 23)), ("rgb_x3", (2, 3, 6, 9)),
     ("y_x2", (1, 1, 18, 26)), ("y_x2", (1, 1, 2, 2)),
+    ("flow_x2", (1, 1, 18, 26)), ("flow_x2", (2, 1, 8, 12)), ("flow_x2", (1, 1, 2, 2)),
+    ("fedsr_x4", (1, 1, 17, 23)), ("fedsr_x4", (2, 1, 5, 4)), ("fedsr_x3_rgb", (1, 3, 13, 9)),
+    ("sofvsr_x2", (1, 3, 16, 20)), ("sofvsr_x2", (2, 3, 8, 12)),
 ])
 def test_float_plane_matches_cpu_backend(lib, tiny_models, which, shape):
     path = ESPCN if which == "espcn" else tiny_models[which]

@@ -68,7 +68,8 @@ def test_kernel_matches_reference(op, case, backend_name):
     out_shapes = s.shape(attrs, in_shapes, param_shapes)
     refs = s.reference(attrs, inputs, params)
     if not backend.supports(op, attrs, in_shapes):
-        pytest.skip(f"{backend_name} does not support {op} with {attrs}")
+        why = f": {backend.why_not(op, attrs, in_shapes)}" if hasattr(backend, "why_not") else ""
+        pytest.skip(f"{backend_name} does not support {op} with {attrs}{why}")
     fn = backend.compile_node(op, attrs, params, in_shapes, out_shapes)
     dev_in = [backend.to_device(a.astype(np.float32)) for a in inputs]
     dev_out = [backend.to_device(np.full(sh, np.nan, np.float32)) for sh in out_shapes]

@@ -1,17 +1,23 @@
 // conv2d (pysr/ops/conv2d.py): PyTorch Conv2d cross-correlation with the fused epilogue
 //   out = clamp( residual + residual_scale · shuffle( act( conv(pad(x), weight) + bias ) ) )
-// Attributes, defaults and shape rule as the Python spec. Execution: ops/conv2d_gemm.cpp (im2col panel
-// per tile × register-blocked micro-kernel, ISA picked at run time). Weights are packed here, once per
-// session plan, for the chosen ISA's block size.
-// Threads: the session's pool takes jobs = (image, group, tile of nt pixels); every thread owns one
-// panel buffer of k·nt floats.
+// Attributes, defaults and shape rule as the Python spec. Execution, by the numba backend's dispatch rule
+// (kernels/cpu/conv2d.py): 3×3, stride 1, groups 1, Cin ≥ 8, Cout ≥ 4 → ops/conv2d_winograd.cpp
+// (F(4×4, 3×3)); stride 1, groups 1, Cout ≤ 4 → ops/conv2d_direct.cpp (input read in place); everything
+// else → ops/conv2d_gemm.cpp (im2col panel per tile × register-blocked micro-kernel; numba has a separate
+// depthwise kernel, here depthwise layers take the GEMM path). All pick their ISA at prepare and share the
+// fused epilogue (conv2d_kernel.hpp). Weights are packed here (GEMM) or there, once per session plan, for
+// the chosen ISA's block size.
+// Threads (GEMM): the session's pool takes jobs = (image, group, tile of nt pixels); every thread owns
+// one panel buffer of k·nt floats.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <new>
 
 #include "../threads.hpp"
+#include "conv2d_direct.hpp"
 #include "conv2d_gemm.hpp"
+#include "conv2d_winograd.hpp"
 #include "op.hpp"
 
 namespace pysr {
@@ -160,6 +166,13 @@ std::unique_ptr<OpState> prepare(const Node &node, const Graph &graph, const std
     g.out_h = out[0][2];
     g.out_w = out[0][3];
 
+    const Tensor *b = graph.tensor_opt(node, "bias");
+    std::vector<float> bias = b ? b->data : std::vector<float>(size_t(g.cout), 0.0f);
+    std::vector<float> slope;
+    if (a.activation == Act::Prelu) slope = graph.tensor(node, "slope").data;
+    if (winograd_fits(g)) return winograd_prepare(g, wt.data.data(), std::move(bias), std::move(slope), threads);
+    if (direct_fits(g)) return direct_prepare(g, wt.data.data(), std::move(bias), std::move(slope), threads);
+
     ConvPacked &pk = s->pk;
     pk.isa = conv_isa();
     conv_block(pk.isa, pk.mr, pk.nr);
@@ -167,7 +180,7 @@ std::unique_ptr<OpState> prepare(const Node &node, const Graph &graph, const std
     pk.mblocks = (g.opg + pk.mr - 1) / pk.mr;
     int64_t pixels = g.ho * g.wo;
     int64_t nt = std::max<int64_t>(32, kPanelFloats / std::max<int64_t>(pk.k, 1) / 32 * 32);
-    nt = std::min<int64_t>({nt, 512, (pixels + 31) / 32 * 32});
+    nt = std::min<int64_t>({nt, kMaxTile, (pixels + 31) / 32 * 32});
     // keep both threads busy on small images: at least 4 tiles per thread when possible
     while (nt > 32 && g.n * g.groups * ((pixels + nt - 1) / nt) < 4 * threads) nt -= 32;
     pk.nt = nt;
@@ -179,9 +192,8 @@ std::unique_ptr<OpState> prepare(const Node &node, const Graph &graph, const std
             const float *src = wt.data.data() + co * pk.k;
             for (int64_t k = 0; k < pk.k; ++k) dst[k * pk.mr] = src[k];
         }
-    const Tensor *b = graph.tensor_opt(node, "bias");
-    pk.bias = b ? b->data : std::vector<float>(size_t(g.cout), 0.0f);
-    if (a.activation == Act::Prelu) pk.slope = graph.tensor(node, "slope").data;
+    pk.bias = std::move(bias);
+    pk.slope = std::move(slope);
     s->fn = conv_tile_fn(pk.isa);
     s->tiles = (pixels + nt - 1) / nt;
     for (int t = 0; t < threads; ++t) {

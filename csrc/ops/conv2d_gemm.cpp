@@ -3,9 +3,10 @@
 // What: for a tile of np ≤ nt output pixels (flattened oy·wo + ox, may span rows) of one image and
 // group, the panel P[k][p] (k = (c·kh + i)·kw + j over the group's input channels, row length nt) holds
 // the padded input pixel each tap reads; then out[co][p] = Σ_k W[co][k]·P[k][p] by a register-blocked
-// micro-kernel (mr output channels × nr pixels of accumulators, the whole K sum in registers), and
-// the fused epilogue writes each finished block: + bias → activation → pixel shuffle to its place →
-// residual + scale·y → clamp.
+// micro-kernel (mr output channels × nr pixels of accumulators, the whole K sum in registers; mr channels
+// × the whole tile per pass), and the fused epilogue (conv2d_kernel.hpp, shared with the Winograd and direct
+// paths) writes each channel's np pixels: + bias → activation → pixel shuffle to its place → residual +
+// scale·y → clamp.
 // Layout: weights prepacked [group][mblock][k][mr] (one broadcast per channel and k); panel rows are
 // 64-byte aligned (nt a multiple of 32) so the micro-kernel's vector loads are aligned.
 // Memory: the panel (k·nt floats, sized ≤ 256 KiB by conv2d.cpp) stays in L2 while every mblock streams
@@ -23,9 +24,7 @@
 #include <cstring>
 #include <string>
 
-#include "../math.hpp"
-
-#define PYSR_INLINE static inline __attribute__((always_inline))
+#include "conv2d_kernel.hpp"
 
 namespace pysr {
 
@@ -87,100 +86,23 @@ PYSR_INLINE void build_panel(const ConvGeom &g, int64_t nt, const float *__restr
     }
 }
 
-// acc[m][·] over the whole K for one mr × (V·NV) block; result stored to tmp (row length V·NV).
-template <int V, int MR, int NV>
-PYSR_INLINE void micro(const float *__restrict wp, const float *__restrict panel, int64_t ldp, int64_t k_count,
-                       float *__restrict tmp) {
-    typedef float vf __attribute__((vector_size(V * 4)));
-    vf acc[MR][NV];
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[m][v] = vf{};
-    for (int64_t k = 0; k < k_count; ++k) {
-        const vf *pr = reinterpret_cast<const vf *>(panel + k * ldp);
-        vf p[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) p[v] = pr[v];
-        const float *wk = wp + k * MR;
-#pragma GCC unroll 16
-        for (int m = 0; m < MR; ++m) {
-            float wm = wk[m];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[m][v] += wm * p[v];
-        }
-    }
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) std::memcpy(tmp + m * V * NV + v * V, &acc[m][v], sizeof(vf));
-}
-
-// The epilogue of one finished row of `count` pixels (starting at pixel p) of output channel co.
-PYSR_INLINE void store_row(const ConvGeom &g, const ConvPacked &pk, float *__restrict row, int count, int64_t co,
-                           int64_t img, int64_t p, const float *__restrict res, float *__restrict out) {
-    float a = g.act == Act::Prelu ? pk.slope[size_t(co)] : g.alpha;
-    activate_row(row, count, g.act, pk.bias[size_t(co)], a);
-    const float rs = g.res_scale, lo = g.lo, hi = g.hi;
-    if (g.r == 1) {
-        int64_t base = (img * g.cout + co) * g.ho * g.wo + p;
-        float *__restrict dst = out + base;
-        if (g.residual) {
-            const float *__restrict rr = res + base;
-            for (int t = 0; t < count; ++t) row[t] = rr[t] + rs * row[t];
-        }
-        if (g.clamp)
-            for (int t = 0; t < count; ++t) row[t] = min_f(max_f(row[t], lo), hi);
-        for (int t = 0; t < count; ++t) dst[t] = row[t];
-        return;
-    }
-    // pixel shuffle: raw channel co is (c, i, j) of the r×r block
-    const int r = g.r;
-    int64_t c, i, j;
-    if (g.tf) {
-        int64_t kk = co / g.out_c;
-        c = co % g.out_c;
-        i = kk / r;
-        j = kk % r;
-    } else {
-        c = co / (r * r);
-        i = (co % (r * r)) / r;
-        j = co % r;
-    }
-    const int64_t plane = (img * g.out_c + c) * g.out_h * g.out_w;
-    int t = 0;
-    while (t < count) {
-        int64_t oy = (p + t) / g.wo, ox = (p + t) % g.wo;
-        int seg = int(std::min<int64_t>(count - t, g.wo - ox));
-        int64_t base = plane + (oy * r + i) * g.out_w + ox * r + j;
-        float *__restrict dst = out + base;
-        const float *__restrict rr = g.residual ? res + base : nullptr;
-        for (int u = 0; u < seg; ++u) {
-            float v = row[t + u];
-            if (g.residual) v = rr[int64_t(u) * r] + rs * v;
-            if (g.clamp) v = min_f(max_f(v, lo), hi);
-            dst[int64_t(u) * r] = v;
-        }
-        t += seg;
-    }
-}
-
 template <int V, int MR, int NV>
 PYSR_INLINE void tile(const ConvGeom &g, const ConvPacked &pk, const float *x, const float *res, float *out,
                       float *panel, int64_t img, int grp, int64_t p0, int64_t np) {
     constexpr int NR = V * NV;
     build_panel(g, pk.nt, x, img, grp, p0, np, panel);
-    alignas(64) float tmp[MR * NR];
+    // mr channels × the whole tile, so the epilogue runs once per channel on rows of up to nt pixels
+    // (per NR-pixel block it cost more than the micro-kernel on conv1-like layers)
+    alignas(64) float acc[MR * kMaxTile];
     const float *wg = pk.w.data() + size_t(grp) * size_t(pk.mblocks) * size_t(pk.k) * MR;
-    for (int64_t n0 = 0; n0 < np; n0 += NR) {
-        int count = int(std::min<int64_t>(NR, np - n0));
-        for (int64_t mb = 0; mb < pk.mblocks; ++mb) {
-            micro<V, MR, NV>(wg + mb * pk.k * MR, panel + n0, pk.nt, pk.k, tmp);
-            for (int m = 0; m < MR; ++m) {
-                int64_t cg = mb * MR + m;
-                if (cg >= g.opg) break;
-                store_row(g, pk, tmp + m * NR, count, int64_t(grp) * g.opg + cg, img, p0 + n0, res, out);
-            }
+    for (int64_t mb = 0; mb < pk.mblocks; ++mb) {
+        for (int64_t n0 = 0; n0 < np; n0 += NR)
+            micro<V, MR, NV>(wg + mb * pk.k * MR, panel + n0, pk.nt, pk.k, acc + n0, kMaxTile);
+        for (int m = 0; m < MR; ++m) {
+            int64_t cg = mb * MR + m;
+            if (cg >= g.opg) break;
+            store_row(g, pk.bias.data(), pk.slope.data(), acc + m * kMaxTile, int(np), int64_t(grp) * g.opg + cg,
+                      img, p0, res, out);
         }
     }
 }

@@ -11,6 +11,8 @@ namespace pysr {
 
 enum class Isa { Generic = 0, Avx2 = 1, Avx512 = 2 };
 
+constexpr int64_t kMaxTile = 512;  // most pixels per GEMM tile (panel width nt)
+
 struct ConvGeom {
     int64_t n, cin, h, w, cout, ho, wo;
     int kh, kw, stride, ph, pw, groups, cpg, opg;

@@ -71,8 +71,16 @@ const Shape &expect_rank4(const char *op, const char *what, const Shape &s);
 void expect_count(const char *op, const std::vector<Shape> &in, size_t n);
 int64_t numel(const Shape &s);
 
-extern const OpDef op_conv2d, op_activation, op_add, op_mul, op_pixel_shuffle, op_concat, op_split,
-    op_rgb_to_ycbcr, op_ycbcr_to_rgb, op_resize_bicubic_torch;
+extern const OpDef op_conv2d, op_batch_norm, op_activation, op_affine, op_add, op_mul, op_pixel_shuffle,
+    op_space_to_depth, op_concat, op_split, op_channel_shuffle, op_pool2d, op_pad, op_resize_bilinear,
+    op_resize_bicubic_torch, op_resize_bicubic_matlab, op_upsample_bicubic_tecogan, op_warp, op_rgb_to_ycbcr,
+    op_ycbcr_to_rgb;
+
+// The node's attrs object as the file wrote it. NOTE: `Attrs` (graph.hpp) has no field for batch_norm's
+// eps, affine's shift, pool2d's mode or pad's value; those ops validate them in `parse` and read them
+// again here in `prepare` with the same AttrReader calls. Throws INTERNAL for a node made in code
+// without a file attrs object (colour.cpp makes none of these ops).
+const Json &file_attrs(const Node &n);
 
 // Shared by activation and the conv2d epilogue.
 Act parse_activation(const char *op, const std::string &kind);

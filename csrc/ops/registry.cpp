@@ -13,23 +13,23 @@ struct Entry {
 };
 const Entry kOps[] = {
     {"conv2d", &op_conv2d},
-    {"batch_norm", nullptr},
+    {"batch_norm", &op_batch_norm},
     {"activation", &op_activation},
-    {"affine", nullptr},
+    {"affine", &op_affine},
     {"add", &op_add},
     {"mul", &op_mul},
     {"pixel_shuffle", &op_pixel_shuffle},
-    {"space_to_depth", nullptr},
+    {"space_to_depth", &op_space_to_depth},
     {"concat", &op_concat},
     {"split", &op_split},
-    {"channel_shuffle", nullptr},
-    {"pool2d", nullptr},
-    {"pad", nullptr},
-    {"resize_bilinear", nullptr},
+    {"channel_shuffle", &op_channel_shuffle},
+    {"pool2d", &op_pool2d},
+    {"pad", &op_pad},
+    {"resize_bilinear", &op_resize_bilinear},
     {"resize_bicubic_torch", &op_resize_bicubic_torch},
-    {"resize_bicubic_matlab", nullptr},
-    {"upsample_bicubic_tecogan", nullptr},
-    {"warp", nullptr},
+    {"resize_bicubic_matlab", &op_resize_bicubic_matlab},
+    {"upsample_bicubic_tecogan", &op_upsample_bicubic_tecogan},
+    {"warp", &op_warp},
     {"rgb_to_ycbcr", &op_rgb_to_ycbcr},
     {"ycbcr_to_rgb", &op_ycbcr_to_rgb},
 };
@@ -117,6 +117,11 @@ const Shape &expect_rank4(const char *op, const char *what, const Shape &s) {
 void expect_count(const char *op, const std::vector<Shape> &in, size_t n) {
     if (in.size() != n)
         shape_fail(std::string(op) + ": expects " + std::to_string(n) + " input(s), got " + std::to_string(in.size()));
+}
+
+const Json &file_attrs(const Node &n) {
+    if (!n.raw_attrs) fail(PYSR_STATUS_INTERNAL, "node '" + n.name + "' (" + n.op_name + ") has no attrs object to read");
+    return *n.raw_attrs;
 }
 
 int64_t numel(const Shape &s) {

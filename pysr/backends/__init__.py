@@ -5,6 +5,7 @@ Contract (duck-typed):
     name: str
     available() -> tuple[bool, str]                   can it run on this machine (and why not)
     supports(op, attrs, in_shapes) -> bool            can it run this node
+    why_not(op, attrs, in_shapes) -> str              optional: the reason supports() is False
     compile_node(op, attrs, params, in_shapes, out_shapes) -> fn(inputs, outputs)
     empty(shape) -> array                             device buffer (float32, C-contiguous)
     to_device(np.ndarray) -> array;  to_host(array) -> np.ndarray

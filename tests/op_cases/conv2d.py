@@ -1,8 +1,8 @@
 """conv2d cases: kernels 1/3/5/7 and 1×3 / 3×1, strides 1/2/3, the three pad modes, groups 1/2/depthwise
 (with a channel multiplier), with and without bias, every activation, pixel shuffle r = 2, 3, 4 in both
 orders, residual with scale ≠ 1, clamp, awkward shapes (7×7, 13×3, 1×1 images, odd channels, batch 2), and
-cases sized to reach every path of the CPU kernel (kernels/cpu/conv2d.py: winograd / depthwise / gemm,
-including multi-block widths and ragged last tiles)."""
+cases sized to reach every path of the CPU kernel (kernels/cpu/conv2d.py: winograd / depthwise / direct /
+gemm, including multi-block widths and ragged last tiles)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,24 @@ CASES = [
     conv(10, 6, 3, (5, 4), padding=P2, activation="prelu", id="wino-pad2"),
     conv(16, 16, 3, (11, 13), padding=P1, residual=True, residual_scale=0.2, clamp=[-1.0, 1.0], id="wino-residual"),
     conv(8, 4, 3, (1, 1), padding=P1, id="wino-1x1"),
-    conv(16, 3, 3, (9, 10), padding=P1, activation="tanh", id="k3-cout3-gemm"),
+    # winograd + pixel shuffle with residual and clamp (the native kernel stores the r channels of a row interleaved)
+    conv(8, 18, 3, (7, 9), padding=P1, pixel_shuffle=3, residual=True, residual_scale=0.5, clamp=[-0.4, 0.4],
+         id="wino-ps3-residual-clamp"),
+    conv(16, 32, 3, (6, 70), n=2, padding=P1, pixel_shuffle=4, ps_order="tf", activation="prelu",
+         id="wino-ps4-tf-prelu-2blocks"),
+    conv(16, 72, 3, (7, 9), padding=P1, pixel_shuffle=2, activation="relu", id="wino-ps2-cout72-chunks"),
+    conv(16, 3, 3, (9, 10), padding=P1, activation="tanh", id="k3-cout3"),
+    # direct path (stride 1, groups 1, Cout ≤ 4): 1, 2 and 4 channels per block (3 padded to 4), blocks inside the
+    # row and at both edges, ragged last blocks, the three pad modes, fused epilogues
+    conv(9, 1, 3, (7, 600), padding=P1, activation="sigmoid", id="direct-cout1-3blocks"),
+    conv(7, 2, 3, (5, 300), padding=P1, pad_mode="reflect", id="direct-cout2-reflect-3blocks"),
+    conv(6, 3, 5, (7, 150), padding=P2, pad_mode="replicate", activation="leaky_relu", alpha=0.2,
+         id="direct-cout3-k5-replicate"),
+    conv(3, 4, 3, (4, 133), n=2, padding=P1, residual=True, residual_scale=0.5, id="direct-cout4-residual-b2"),
+    conv(20, 2, 1, (3, 270), bias=False, id="direct-k1"),
+    conv(5, 4, 3, (5, 140), padding=P1, pixel_shuffle=2, id="direct-ps2"),
+    conv(1, 1, 3, (8, 257), padding=(0, 1), id="direct-cin1-rows-valid"),
+    conv(5, 2, (3, 5), (6, 70), padding=(2, 1), id="direct-pad-wider-than-half-kernel"),
 ]
 
 

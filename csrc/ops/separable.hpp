@@ -1,0 +1,38 @@
+// Shared by the separable resampling ops (resize_bilinear, resize_bicubic_torch, resize_bicubic_matlab,
+// upsample_bicubic_tecogan) as pysr/ops/separable.py and kernels/cpu/separable.py are; not an op itself.
+// Each op builds one tap table per axis from its spec; the 2-D op is
+//   out[n, c, y, x] = Σ_a Σ_b wh[y, a]·ww[x, b]·in[n, c, ih[y, a], iw[x, b]].
+#pragma once
+
+#include <memory>
+
+#include "op.hpp"
+
+namespace pysr {
+
+// One axis: output o (< m) reads input idx[o·p + k] (< n) with weight w[o·p + k], k < p.
+// When the table is periodic (an integer factor r = m/n: output r·i + d reads virtual inputs i + base + t,
+// t < period_taps, with weights depending on d only) it also has that form: phase_w[d·period_taps + t], and
+// virt[v] the input index of virtual position base + v (the border, clamped or mirrored, as a copy).
+struct Taps {
+    int64_t n = 0, m = 0;
+    int p = 0;
+    std::vector<int32_t> idx;
+    std::vector<float> w;
+    int period = 0, period_taps = 0;  // 0: not periodic
+    std::vector<float> phase_w;       // (period, period_taps)
+    std::vector<int32_t> virt;        // n + period_taps − 1 entries
+};
+
+// From a float64 table of p taps per output (indices already clamped or mirrored into [0, n)), the weights
+// rounded to float32 once. Leading and trailing tap columns whose weight is exactly 0 for every output are
+// dropped (MATLAB's cubic keeps 2 such columns of its ceil(width) + 2): they add nothing but loads.
+Taps make_taps(int64_t n, int64_t m, int p, const std::vector<int64_t> &idx, const std::vector<double> &w);
+
+// The state resampling an NCHW input of shape `in` along H by `th` and along W by `tw`.
+std::unique_ptr<OpState> separable_state(const Shape &in, Taps th, Taps tw, int threads);
+
+// Attribute `scale`: required, a finite number > 0 (separable.check_scale).
+double parse_scale(const char *op, AttrReader &r);
+
+}  // namespace pysr
