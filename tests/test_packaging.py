@@ -4,14 +4,15 @@ describe the op set as implemented."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DEPENDENCIES = ("numpy", "numba", "llvmlite", "safetensors", "PIL", "av")     # what `import pysr` needs
 
 
 def _build_deps_here() -> bool:
@@ -49,8 +50,9 @@ def test_wheel_contains_kernels_weights_sample_and_native_module(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
                            str(wheel)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    paths = sysconfig.get_paths()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), paths["purelib"], paths["platlib"]])}
+    # the dependencies from wherever this interpreter finds them (a venv may take them from the system's site)
+    deps = {str(Path(importlib.import_module(m).__file__).parent.parent) for m in DEPENDENCIES}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *sorted(deps)])}
     code = ("import numpy as np, pysr; from pysr import backends; "
             "print(pysr.__file__, backends.available()['native']); "
             "print(pysr.run(np.zeros((5, 6, 3), np.uint8), model=pysr.load('espcn_x2'), backend='native').shape)")
