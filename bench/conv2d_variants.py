@@ -36,6 +36,7 @@ from conv2d_variants import (  # noqa: E402
     v06_input_transform_strided,
     v07_input_transform_phase_split,
     v08_winograd_points,
+    v09_direct_two_rows,
 )
 
 from pysr.kernels.cpu import conv2d as kernel  # noqa: E402
@@ -170,6 +171,17 @@ def variants():
             run, check = mod.case(cin)
             best, _ = timed(lambda run=run: [run() for _ in range(20)], 7)
             print(f"| {mod.__name__.split('.')[-1]} | {cin} | {best / 20 * 1e6:.1f} | {check():.1e} |")
+    print("\n## Direct path, Cout ≤ 2 (3×3, zero pad, 1 thread): two output rows per task (v09) vs the kernel's one\n")
+    print("| layer | v09 ms | kernel ms | max diff |")
+    print("| --- | --- | --- | --- |")
+    for cin, cout, h, w in ((32, 1, 720, 1280), (32, 2, 720, 1280), (64, 1, 360, 640), (320, 2, 180, 320)):
+        run, _, (x, weight, out) = v09_direct_two_rows.case(cin, cout, h, w)
+        layer = kernel.compile(SPEC.merge_attrs({"padding": (1, 1)}), {"weight": weight}, [x.shape], [(1, cout, h, w)])
+        y = np.empty((1, cout, h, w), np.float32)
+        _, v09_ms = timed(run, 7)
+        _, kernel_ms = timed(lambda layer=layer, x=x, y=y: layer([x], [y]), 7)
+        diff = float(np.abs(y.reshape(-1) - out).max())
+        print(f"| {cin}→{cout} {w}×{h} | {v09_ms * 1e3:.1f} | {kernel_ms * 1e3:.1f} | {diff:.1e} |")
     print("\n## Winograd interpolation points: float32 max error vs float64 (Cin 64 → Cout 32, O(1) data)\n")
     tol = 8 * float(np.finfo(np.float32).eps) * np.sqrt(64 * 9)
     for name, err in v08_winograd_points.table().items():

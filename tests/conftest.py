@@ -5,6 +5,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.append(str(HERE.parent / "bench"))     # torch_peers.py: torch ports some tests check against
 SHARED = (HERE.parent.parent / "shared").resolve()
 
 

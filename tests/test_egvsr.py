@@ -81,6 +81,23 @@ def test_float64_reference_graph_matches_upstream(model, ref):
         assert np.abs(ours[0] - ref[key][1]).max() <= TOL, key
 
 
+@pytest.mark.torch
+def test_bench_torch_port_matches_upstream(model, ref):
+    """bench/torch_peers.py's FRNet (bench/temporal_cpu.py's peer) reproduces upstream's recurrent pass too."""
+    torch = pytest.importorskip("torch")
+    from torch_peers import egvsr_module
+
+    net = egvsr_module(egvsr.config_from_json(model.facts["config"]), model.graph.params)
+    lr_prev, hr_prev = torch.zeros(1, 3, 48, 48), torch.zeros(1, 3, 192, 192)
+    with torch.no_grad():
+        for t in range(ref["lr_rgb"].shape[0]):
+            lr = torch.from_numpy(ref["lr_rgb"][t][None])
+            outs = net(lr, lr_prev, hr_prev)
+            for ours, key in zip(outs, ("hr_float", "lr_flow", "hr_flow", "hr_prev_warp")):
+                assert np.abs(ours[0].numpy() - ref[key][t]).max() <= TOL, (t, key)
+            lr_prev, hr_prev = lr, outs[0]
+
+
 def one_op(op, inputs, attrs, arrays):
     node = Node(op, "op", list(inputs), ["out"], {}, attrs)
     g = Graph({n: a.shape[1] for n, a in zip(inputs, arrays)}, ["out"], [node], {})

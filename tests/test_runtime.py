@@ -101,3 +101,35 @@ def test_shape_errors_are_clear():
 def test_unknown_backend():
     with pytest.raises(BackendError, match="unknown backend 'tpu'"):
         tiny().plan("tpu", (1, 1, 8, 8))
+
+
+def test_split_and_concat_become_views_with_batch_one():
+    """Batch 1: split outputs are views of the input and concat inputs are written in place (nested concats
+    too); what cannot be placed (a graph input, a view, a value taken twice, a graph output) is still copied."""
+    from pysr.graph.graph import Graph, Node
+
+    nodes = [
+        Node("split", "split", ["x"], ["a", "b"], {}, {"sizes": (2, 3)}),
+        Node("conv2d", "conv", ["a"], ["c"], {"weight": "w"}, {"padding": (1, 1), "activation": "relu"}),
+        Node("affine", "twice", ["b"], ["d"], {}, {"scale": 2.0, "shift": 0.5}),
+        Node("concat", "inner", ["c", "b", "d"], ["inner"], {}, {}),
+        Node("affine", "neg", ["c"], ["e"], {}, {"scale": -1.0, "shift": 0.0}),
+        Node("concat", "outer", ["x", "inner", "e", "e", "d2"], ["outer"], {}, {}),
+        Node("affine", "d2", ["d"], ["d2"], {}, {"scale": 0.5, "shift": 0.0}),
+        Node("add", "sum", ["outer", "outer"], ["y"], {}, {}),
+    ]
+    nodes[5], nodes[6] = nodes[6], nodes[5]           # d2 before the concat that reads it
+    w = np.random.default_rng(5).standard_normal((4, 2, 3, 3)).astype(np.float32)
+    g = Graph({"x": 5}, ["y", "d"], nodes, {"w": w})
+    for n in (1, 2):
+        x = np.random.default_rng(6).uniform(-1, 1, (n, 5, 7, 9)).astype(np.float32)
+        plan = compile_graph(g, "cpu", {"x": x.shape})
+        for got, want in zip(plan.run(x), run_reference(g, {"x": x.astype(np.float64)})):
+            np.testing.assert_allclose(got, want, atol=2e-6, rtol=1e-5)
+        views = {v: (base, c) for v, base, c in plan.views}
+        if n == 1:
+            assert views == {"a": ("x", 0), "b": ("x", 2), "c": ("inner", 0), "inner": ("outer", 5),
+                             "d2": ("outer", 23)}
+            assert "split" not in [s.name for s in plan.steps]
+        else:
+            assert views == {} and "split" in [s.name for s in plan.steps]

@@ -24,75 +24,14 @@ def _run(graph, frames):
 
 
 def _torch_sofvsr(params, cfg, frames, align_corners):
-    """Upstream TIP/modules.py (ResB, CasResB, OFRnet, SRnet, SOFVSR.forward, optical_flow_warp), transcribed;
-    grid_sample's align_corners is passed explicitly. Returns (hr, flow_l1, flow_l2, flow_l3) as numpy."""
+    """bench/torch_peers.py's transcription of upstream TIP/modules.py (ResB, CasResB, OFRnet, SRnet, SOFVSR.forward,
+    optical_flow_warp), grid_sample's align_corners passed explicitly. Returns (hr, flow_l1, flow_l2, flow_l3) as
+    numpy, the flows as the graph outputs them: (1, 2·neighbours, h, w)."""
     torch = pytest.importorskip("torch")
-    import torch.nn.functional as F
+    from torch_peers import sofvsr_module
 
-    p = {k: torch.from_numpy(v) for k, v in params.items()}
-    s = cfg.scale
-
-    def conv(x, key, groups=1):
-        w = p[f"{key}.weight"]
-        return F.conv2d(x, w, p.get(f"{key}.bias"), padding=w.shape[-1] // 2, groups=groups)
-
-    def lrelu(x):
-        return F.leaky_relu(x, 0.1)
-
-    def resb(x, key):
-        c = x.shape[1] // 2
-        y = lrelu(conv(x[:, c:], f"{key}.body.0"))
-        y = lrelu(conv(conv(y, f"{key}.body.2", groups=c), f"{key}.body.3"))
-        out = torch.cat((x[:, :c], y), 1)
-        b, ch, h, w = out.shape
-        return out.view(b, 2, ch // 2, h, w).permute(0, 2, 1, 3, 4).contiguous().view(b, -1, h, w)
-
-    def cas(x, key, n):
-        for i in range(n):
-            x = resb(x, f"{key}.body.{i}")
-        return x
-
-    def warp(img, flow):
-        b, _, h, w = img.size()
-        grid = np.stack(np.meshgrid(range(w), range(h)), axis=-1).astype(np.float64)
-        grid[:, :, 0] = grid[:, :, 0] * 2 / (w - 1) - 1
-        grid[:, :, 1] = grid[:, :, 1] * 2 / (h - 1) - 1
-        grid = torch.Tensor(np.tile(grid.transpose(2, 0, 1), (b, 1, 1, 1)))
-        grid = grid + torch.cat((flow[:, :1] * 31 / (w - 1), flow[:, 1:2] * 31 / (h - 1)), 1)
-        grid = grid.transpose(1, 2).transpose(3, 2)
-        return F.grid_sample(img, grid, padding_mode="border", align_corners=align_corners)
-
-    def up(x, f):
-        return F.interpolate(x, scale_factor=f, mode="bilinear", align_corners=False)
-
-    def rnn1(x):
-        return cas(lrelu(conv(x, "OFR.RNN1.0")), "OFR.RNN1.2", cfg.ofr_blocks)
-
-    def ofr(x):
-        x_l1 = F.avg_pool2d(x, 2)
-        b, _, h, w = x_l1.size()
-        flow_l1 = conv(rnn1(torch.cat((x_l1, torch.zeros(b, 2, h, w)), 1)), "OFR.RNN2.0")
-        flow_l1_up = up(flow_l1, 2) * 2
-        x_l2 = warp(x[:, :1], flow_l1_up)
-        flow_l2 = conv(rnn1(torch.cat((x_l2, x[:, 1:2], flow_l1_up), 1)), "OFR.RNN2.0") + flow_l1_up
-        x_l3 = warp(x[:, :1], flow_l2)
-        y = cas(rnn1(torch.cat((x_l3, x[:, 1:2], flow_l2), 1)), "OFR.SR.0", cfg.ofr_blocks)
-        y = conv(lrelu(F.pixel_shuffle(conv(y, "OFR.SR.1"), s)), "OFR.SR.4")
-        return flow_l1, flow_l2, y + up(flow_l2, s) * s
-
-    x = torch.from_numpy(frames)
-    n, c = x.shape[1], (x.shape[1] - 1) // 2
-    pairs = [torch.cat((x[:, t:t + 1], x[:, c:c + 1]), 1) for t in range(n) if t != c]
     with torch.no_grad():
-        flows = ofr(torch.cat(pairs, 0))
-        draft = [x[:, c:c + 1]]
-        for k, t in enumerate(t for t in range(n) if t != c):
-            for i in range(s):
-                for j in range(s):
-                    draft.append(warp(x[:, t:t + 1], flows[2][k:k + 1, :, i::s, j::s] / s))
-        y = cas(lrelu(conv(torch.cat(draft, 1), "SR.body.0")), "SR.body.2", cfg.sr_blocks)
-        hr = conv(lrelu(F.pixel_shuffle(conv(y, "SR.body.3"), s)), "SR.body.6")
-    # flows: (neighbours, 2, h, w) -> (1, 2·neighbours, h, w), as the graph outputs them
+        hr, *flows = sofvsr_module(cfg, params, align_corners)(torch.from_numpy(frames))
     return [hr.numpy()] + [f.reshape(1, -1, *f.shape[2:]).numpy() for f in flows]
 
 

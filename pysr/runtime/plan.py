@@ -1,7 +1,9 @@
 """Compile a graph for one backend and one input size into a Plan; run it.
 
 A Plan is immutable once built: kernels compiled per node (weights prepacked by the backend), value
-shapes known, intermediate values assigned to slots (pysr/graph/memory.py). `Plan.run` takes a set of slot
+shapes known, intermediate values assigned to slots (pysr/graph/memory.py); on the cpu backend, with batch 1, a
+split's outputs are views of its input and a concat's inputs are written by their producers straight into its
+output (memory.channel_views), so those copies are not made. `Plan.run` takes a set of slot
 buffers from the plan's pool (allocating one when every set is in use) and gives it back when done, so one Plan
 may run on several threads at once (the runtime is re-entrant) and a plan run over and over reuses warm
 memory instead of faulting in fresh pages every frame. Graph outputs are written into fresh arrays (or the
@@ -19,7 +21,7 @@ import numpy as np
 from pysr import backends
 from pysr.errors import ShapeError, UnsupportedError
 from pysr.graph.graph import Graph, Shape
-from pysr.graph.memory import plan_buffers
+from pysr.graph.memory import channel_views, plan_buffers
 from pysr.graph.passes import optimize
 
 
@@ -40,6 +42,7 @@ class Plan:
     steps: tuple[Step, ...]
     slot_of: dict[str, int]
     slot_sizes: tuple[int, ...]
+    views: tuple[tuple[str, str, int], ...] = ()     # (value, base value, first channel), bases before their views
     _pool: list = field(default_factory=list, init=False, repr=False, compare=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -74,6 +77,8 @@ class Plan:
             for v, s in self.slot_of.items():
                 shape = self.shapes[v]
                 values[v] = slots[s][: int(np.prod(shape))].reshape(shape)
+            for v, base, c in self.views:
+                values[v] = values[base][:, c : c + self.shapes[v][1]]
             for step in self.steps:
                 t0 = time.perf_counter() if timings is not None else 0.0
                 step.fn([values[v] for v in step.inputs], [values[v] for v in step.outputs])
@@ -118,6 +123,7 @@ def compile_graph(graph: Graph, backend: str = "cpu", input_shapes: dict[str, Sh
     be = backends.get(backend)
     g = optimize(graph) if optimize_graph else graph.canonical()
     shapes = g.infer_shapes(input_shapes or {})
+    views = channel_views(g, shapes) if be.name == "cpu" else {}
     steps = []
     for node in g.nodes:
         in_shapes = [shapes[v] for v in node.inputs]
@@ -125,7 +131,40 @@ def compile_graph(graph: Graph, backend: str = "cpu", input_shapes: dict[str, Sh
             raise UnsupportedError(
                 f"backend {backend!r} cannot run node {node.name!r} ({node.op}, attrs {node.attrs}, inputs {in_shapes})"
             )
-        fn = be.compile_node(node.op, node.attrs, g.node_params(node), in_shapes, [shapes[v] for v in node.outputs])
+        if node.op in ("split", "concat") and views:
+            fn = _view_copies(be, node, shapes, views)
+            if fn is None:
+                continue                        # every value already in place
+        else:
+            fn = be.compile_node(node.op, node.attrs, g.node_params(node), in_shapes,
+                                 [shapes[v] for v in node.outputs])
         steps.append(Step(node.name, node.op, fn, tuple(node.inputs), tuple(node.outputs)))
-    slot_of, sizes = plan_buffers(g, shapes)
-    return Plan(be, g, shapes, tuple(steps), slot_of, tuple(sizes))
+    slot_of, sizes = plan_buffers(g, shapes, views)
+    order = sorted(views, key=lambda v: _depth(v, views))
+    return Plan(be, g, shapes, tuple(steps), slot_of, tuple(sizes), tuple((v, *views[v]) for v in order))
+
+
+def _depth(v: str, views: dict) -> int:
+    return 1 + _depth(views[v][0], views) if v in views else 0
+
+
+def _view_copies(be, node, shapes, views):
+    """The split / concat step that copies only what is not a view in place (None: nothing to copy)."""
+    if node.op == "split":
+        if all(v in views for v in node.outputs):
+            return None
+        return be.compile_node("split", node.attrs, {}, [shapes[node.inputs[0]]], [shapes[v] for v in node.outputs])
+    copies, c = [], 0
+    for i, v in enumerate(node.inputs):
+        k = shapes[v][1]
+        if views.get(v) != (node.outputs[0], c):
+            copies.append((i, c, k, be.compile_node("concat", {}, {}, [shapes[v]], [shapes[v]])))
+        c += k
+    if not copies:
+        return None
+
+    def run(inputs, outputs):
+        for i, c0, k, copy in copies:
+            copy([inputs[i]], [outputs[0][:, c0 : c0 + k]])
+
+    return run
