@@ -35,7 +35,8 @@ std::unique_ptr<Plan> compile_plan(const Graph &g, const Shape &input, int threa
     plan->output = value(g.outputs[0]);
     plan->input_shape = shapes.at(g.inputs[0].first);
     plan->output_shape = shapes.at(g.outputs[0]);
-    // memory.py: greedy slots in execution order; a value's slot is freed after its last reader
+    // Greedy slots in execution order; a value's slot is freed after its last reader. (pysr/graph/memory.py now
+    // places values largest first and makes split/concat channel views; this planner has neither yet.)
     std::vector<int> last_use;
     std::vector<std::vector<int>> node_in(g.nodes.size()), node_out(g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) {
