@@ -12,27 +12,10 @@ namespace pysr {
 
 namespace {
 
-int64_t out_size(int64_t n, double scale) {
-    double v = std::floor(double(n) * scale);
-    return v > double(1ll << 40) ? (1ll << 40) : int64_t(v);
-}
-
-void parse(const Json &j, Attrs &a) {
-    AttrReader r("resize_bilinear", j);
-    a.scale = parse_scale("resize_bilinear", r);
-    a.align_corners = r.boolean("align_corners", false);
-    r.finish();
-}
+void parse(const Json &j, Attrs &a) { parse_torch_resize("resize_bilinear", j, a); }
 
 std::vector<Shape> shape(const Node &n, const Graph &, const std::vector<Shape> &in) {
-    expect_count("resize_bilinear", in, 1);
-    const Shape &s = expect_rank4("resize_bilinear", "input", in[0]);
-    Shape out = {s[0], s[1], out_size(s[2], n.attrs.scale), out_size(s[3], n.attrs.scale)};
-    if (out[2] < 1 || out[3] < 1)
-        shape_fail("resize_bilinear: scale " + std::to_string(n.attrs.scale) + " turns a " + std::to_string(s[2]) + "×" +
-                   std::to_string(s[3]) + " input into an empty " + std::to_string(out[2]) + "×" + std::to_string(out[3]) +
-                   " output");
-    return {out};
+    return {torch_resize_shape("resize_bilinear", n, in)};
 }
 
 Taps taps(int64_t n, int64_t m, double scale, bool align) {

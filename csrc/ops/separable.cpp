@@ -363,4 +363,26 @@ double parse_scale(const char *op, AttrReader &r) {
     return s->number;
 }
 
+void parse_torch_resize(const char *op, const Json &j, Attrs &a) {
+    AttrReader r(op, j);
+    a.scale = parse_scale(op, r);
+    a.align_corners = r.boolean("align_corners", false);
+    r.finish();
+}
+
+Shape torch_resize_shape(const char *op, const Node &n, const std::vector<Shape> &in) {
+    auto out_size = [](int64_t side, double scale) {
+        double v = std::floor(double(side) * scale);
+        return v > double(1ll << 40) ? (1ll << 40) : int64_t(v);
+    };
+    expect_count(op, in, 1);
+    const Shape &s = expect_rank4(op, "input", in[0]);
+    Shape out = {s[0], s[1], out_size(s[2], n.attrs.scale), out_size(s[3], n.attrs.scale)};
+    if (out[2] < 1 || out[3] < 1)
+        shape_fail(std::string(op) + ": scale " + std::to_string(n.attrs.scale) + " turns a " + std::to_string(s[2]) +
+                   "×" + std::to_string(s[3]) + " input into an empty " + std::to_string(out[2]) + "×" +
+                   std::to_string(out[3]) + " output");
+    return out;
+}
+
 }  // namespace pysr

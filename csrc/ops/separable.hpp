@@ -35,4 +35,9 @@ std::unique_ptr<OpState> separable_state(const Shape &in, Taps th, Taps tw, int 
 // Attribute `scale`: required, a finite number > 0 (separable.check_scale).
 double parse_scale(const char *op, AttrReader &r);
 
+// The torch-style resizes (resize_bilinear, resize_bicubic_torch): attributes `scale` and `align_corners`, and
+// the output floor(n·scale) per spatial side, at least 1.
+void parse_torch_resize(const char *op, const Json &j, Attrs &a);
+Shape torch_resize_shape(const char *op, const Node &n, const std::vector<Shape> &in);
+
 }  // namespace pysr

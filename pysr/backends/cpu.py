@@ -11,6 +11,7 @@ import importlib
 
 import numpy as np
 
+from pysr.backends._host import HostMemory
 from pysr.errors import UnsupportedError
 from pysr.ops import OpType
 
@@ -19,7 +20,7 @@ def kernel_module(op: OpType | str):
     return importlib.import_module(f"pysr.kernels.cpu.{OpType(op).value}")
 
 
-class CpuBackend:
+class CpuBackend(HostMemory):
     name = "cpu"
 
     def available(self):
@@ -38,15 +39,6 @@ class CpuBackend:
             raise UnsupportedError(f"cpu backend cannot run {OpType(op).value}: {why}")
         params = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in params.items()}
         return mod.compile(attrs, params, [tuple(s) for s in in_shapes], [tuple(s) for s in out_shapes])
-
-    def empty(self, shape):
-        return np.empty(shape, dtype=np.float32)
-
-    def to_device(self, array):
-        return np.ascontiguousarray(array, dtype=np.float32)
-
-    def to_host(self, array):
-        return np.asarray(array)
 
 
 BACKEND = CpuBackend()

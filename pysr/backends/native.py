@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pysr.backends._host import HostMemory
 from pysr.errors import UnsupportedError
 from pysr.ops import OpType
 
@@ -65,7 +66,7 @@ def kernels() -> list[str]:
     return [op.value for op in OpType if _native is not None and _native.has_kernel(op.value)]
 
 
-class NativeBackend:
+class NativeBackend(HostMemory):
     name = "native"
 
     def available(self):
@@ -96,15 +97,6 @@ class NativeBackend:
     def set_threads(self, n: int) -> None:
         """Threads for the nodes compiled from now on (default os.cpu_count())."""
         _native.set_threads(n)
-
-    def empty(self, shape):
-        return np.empty(shape, dtype=np.float32)
-
-    def to_device(self, array):
-        return np.ascontiguousarray(array, dtype=np.float32)
-
-    def to_host(self, array):
-        return np.asarray(array)
 
 
 BACKEND = NativeBackend()
