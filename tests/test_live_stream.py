@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import socket
 import subprocess
@@ -58,15 +59,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _clip(path) -> None:
+def _clip_frames(start: int, stop: int) -> bytes:
     yy, xx = np.mgrid[0:72, 0:128]
     chroma = np.full((36, 64), 128, np.uint8)
-    with open(path, "wb") as f:
-        w = Y4mWriter(f, Y4mHeader(128, 72, Fraction(25), "420jpeg"))
-        for i in range(FRAMES):
-            y = 128 + 100 * np.sin((xx + 3 * i) / 6.0) * np.cos(yy / 5.0)
-            w.write([y.astype(np.uint8), chroma, chroma])
-        w.flush()
+    out = io.BytesIO()
+    w = Y4mWriter(out, Y4mHeader(128, 72, Fraction(25), "420jpeg"))
+    for i in range(start, stop):
+        y = 128 + 100 * np.sin((xx + 3 * i) / 6.0) * np.cos(yy / 5.0)
+        w.write([y.astype(np.uint8), chroma, chroma])
+    w.flush()
+    data = out.getvalue()
+    return data if start == 0 else data[data.index(b"\n") + 1:]     # the header once, at the start
+
+
+def _clip(path) -> None:
+    path.write_bytes(_clip_frames(0, FRAMES))
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +97,12 @@ def live(tmp_path_factory):
     assert not thread.is_alive()
 
 
-def _push(live, key: str, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "pysr.cli", "push", "-i", str(live.dir / "clip.y4m"), "--url", f"{live.url}/{key}",
+def _push(live, key: str, *extra: str, stdin: bool = False) -> subprocess.Popen:
+    src = "-" if stdin else str(live.dir / "clip.y4m")
+    cmd = [sys.executable, "-m", "pysr.cli", "push", "-i", src, "--url", f"{live.url}/{key}",
            "--lr", "64x36", "--bitrate", "200k", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else None, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=not stdin)
 
 
 def _status(live) -> dict:
@@ -154,8 +163,27 @@ def _nan_update(model, key: str, stream: str) -> bytes:
     return pack_update(header, payload, key)
 
 
+def _feed(p: subprocess.Popen, accepted: threading.Event) -> None:
+    """y4m into the publisher: 20 frames at once, then 10 a second until the update is accepted (the stream never
+    goes silent and frames remain after the update, however slow the machine), then the rest of the clip."""
+    held = FRAMES - 10
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        p.stdin.write(_clip_frames(0, 20))
+        p.stdin.flush()
+        i = 20
+        while i < FRAMES:
+            if accepted.wait(0.1) or i < held:
+                p.stdin.write(_clip_frames(i, i + 1))
+                p.stdin.flush()
+                i += 1
+        p.stdin.close()
+
+
 def test_stream_to_hls_with_model_update(live):
-    p = _push(live, "goodkey", "--realtime")
+    p = _push(live, "goodkey", stdin=True)
+    accepted = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(p, accepted), daemon=True)
+    feeder.start()
     try:
         st = _wait(live, lambda s: s["streams"].get("cam", {}).get("frames_out", 0) >= 20)
         cam = st["streams"]["cam"]
@@ -191,9 +219,13 @@ def test_stream_to_hls_with_model_update(live):
         assert st["state"] == "live" and st["model_version"] == 0 and st["swaps"] == []
         status, body = _post(live, "goodkey", good)
         assert status == 202 and body["version"] == 1, body
-        _, err = p.communicate(timeout=30)
+        accepted.set()
+        feeder.join(30)
+        p.wait(timeout=30)
+        err = p.stderr.read().decode()
         assert p.returncode == 0, err
     finally:
+        accepted.set()
         p.kill()
     st = _wait(live, lambda s: s["streams"]["cam"]["state"] == "waiting")["streams"]["cam"]
     assert st["frames_in"] == st["frames_out"] == FRAMES and st["dropped_frames"] == 0
@@ -216,7 +248,7 @@ def test_stream_to_hls_with_model_update(live):
 
 def test_unknown_key_is_refused(live):
     before = _status(live)["server"]["refused_publishes"]
-    p = _push(live, "badkey", "--retries", "1")
+    p = _push(live, "badkey", "--retries", "1", "--realtime")    # in real time: docs/live.md, "Stream key"
     _, err = p.communicate(timeout=30)
     assert p.returncode == 2 and "gave up after 1 reconnect" in err, err
     st = _status(live)
