@@ -76,18 +76,17 @@ def _clip(path) -> None:
     path.write_bytes(_clip_frames(0, FRAMES))
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
+@contextlib.contextmanager
+def _serving(d, model, **config):
+    """`pysr serve --no-nginx` in a thread, with a clip, a keys file and an HLS folder in d."""
     from pysr.live.server import ServeConfig, Server
 
-    d = tmp_path_factory.mktemp("live")
     _clip(d / "clip.y4m")
     (d / "hls").mkdir()
     (d / "keys").write_text("# key name\ngoodkey cam\nkey2 cam2\nkey3 cam3\n")
-    model = tiny(2)
     url = f"rtmp://127.0.0.1:{_free_port()}/live"
     logs: list[str] = []
-    server = Server(ServeConfig(url, d / "hls", model, d / "keys", "127.0.0.1:0", LIMIT), log=logs.append)
+    server = Server(ServeConfig(url, d / "hls", model, d / "keys", "127.0.0.1:0", LIMIT, **config), log=logs.append)
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     yield SimpleNamespace(dir=d, url=url, model=model, server=server, control=f"http://{server.control.address}",
@@ -95,6 +94,12 @@ def live(tmp_path_factory):
     server.stop()
     thread.join(15)
     assert not thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    with _serving(tmp_path_factory.mktemp("live"), tiny(2)) as live:
+        yield live
 
 
 def _push(live, key: str, *extra: str, stdin: bool = False) -> subprocess.Popen:
@@ -355,3 +360,33 @@ def test_serve_without_nginx_says_what_to_do(tmp_path, capsys):
     assert "nginx was not found" in err and "apt-get install nginx libnginx-mod-rtmp" in err and "--no-nginx" in err
     assert main(["push", "-i", "x.y4m", "--url", "rtmp://127.0.0.1:1/live/k", "--lr", "63x36"]) == 2
     assert "even width" in capsys.readouterr().err
+
+
+def test_cascade_refines_the_frames_its_policy_picks(tmp_path):
+    """`pysr serve --tcsr`: F-EDSR on every frame, TCSR on every third (frames 0, 3, …, 72 of 75), one frame late."""
+    from test_cascade import fedsr_model, tcsr_model
+
+    with _serving(tmp_path, fedsr_model(), tcsr=tcsr_model(1), tcsr_policy="every:3") as live:
+        p = _push(live, "goodkey")
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        st = _wait(live, lambda s: s["streams"].get("cam", {}).get("frames_out", 0) == FRAMES
+                   and s["streams"]["cam"]["state"] == "waiting")["streams"]["cam"]
+        assert st["frames_in"] == FRAMES and st["dropped_frames"] == 0
+        assert st["tcsr"] == {"policy": "every:3", "refined_frames": 25}, st
+        _, frames = _hls(live.dir / "hls" / "cam")
+        assert len(frames) == FRAMES and {(f.width, f.height) for f in frames} == {(128, 72)}
+
+
+def test_cascade_pair_is_checked_at_start(tmp_path):
+    from test_cascade import fedsr_model, tcsr_model
+
+    from pysr.errors import InputError, ModelFileError
+    from pysr.live.server import ServeConfig, Server
+
+    (tmp_path / "hls").mkdir()
+    url = f"rtmp://127.0.0.1:{_free_port()}/live"
+    with pytest.raises(ModelFileError, match="RGB model"):
+        Server(ServeConfig(url, tmp_path / "hls", fedsr_model(in_channels=3), tcsr=tcsr_model(1)))
+    with pytest.raises(InputError, match="unknown TCSR policy"):
+        Server(ServeConfig(url, tmp_path / "hls", fedsr_model(), tcsr=tcsr_model(1), tcsr_policy="sometimes"))

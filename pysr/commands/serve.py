@@ -34,6 +34,10 @@ def register(sub) -> None:
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--crf", type=float, default=20.0, help="output quality (default 20)")
     rate.add_argument("--bitrate", default=None, help="output bitrate instead of --crf, e.g. 4M")
+    p.add_argument("--tcsr", default=None, metavar="MODEL", help="a TCSR .pysr: the cascade, TCSR refining the "
+                   "frames --tcsr-policy picks after the model (a Y F-EDSR) ran on every frame")
+    p.add_argument("--tcsr-policy", default="budget:20", help="which frames TCSR refines: budget:MS (milliseconds "
+                   "per frame on average, default budget:20), every:N, all or none")
     p.add_argument("--backend", default="cpu")
     p.set_defaults(func=cmd_serve)
 
@@ -55,7 +59,8 @@ def cmd_serve(args) -> None:
         say("warning: no --keys file: any stream key is accepted")
     config = ServeConfig(args.listen, Path(args.hls_dir), pysr.load(args.model), Path(args.keys) if args.keys else None,
                          args.control, parse_bitrate(args.max_upload),
-                         LiveOptions(args.hls_time, args.crf, args.bitrate, args.backend), nginx)
+                         LiveOptions(args.hls_time, args.crf, args.bitrate, args.backend), nginx,
+                         pysr.load(args.tcsr) if args.tcsr else None, args.tcsr_policy)
     server = Server(config)
     try:
         server.serve()

@@ -39,7 +39,7 @@ import av
 import av.logging
 
 from pysr.errors import MediaError, PysrError
-from pysr.live.worker import LiveOptions, StreamWorker, warm
+from pysr.live.worker import LiveOptions, StreamWorker, cascade_steps, warm
 from pysr.model import Model
 
 if TYPE_CHECKING:
@@ -108,6 +108,8 @@ class ServeConfig:
     max_upload: int = 16 << 20
     options: LiveOptions = field(default_factory=LiveOptions)
     nginx: NginxConfig | None = None        # None: the embedded ingest
+    tcsr: Model | None = None               # given: the cascade, TCSR on the frames `tcsr_policy` picks
+    tcsr_policy: str = "budget:20"
 
 
 def say(text: str) -> None:
@@ -127,6 +129,12 @@ class Server:
         if config.model.facts.get("temporal", "single") != "single":
             raise MediaError(f"model {config.model!r} is temporal ({config.model.facts['temporal']}); "
                              "this server stage runs single-frame models")
+        self._make_step = None                  # None: FrameStep, the model on every frame
+        if config.tcsr is not None:
+            from pysr.stream.cascade import Cascade
+
+            Cascade(config.model, config.tcsr)  # the pair must fit (scale 1 window model on Y planes): fail now
+            self._make_step = cascade_steps(config.tcsr, config.tcsr_policy, config.options.backend)
         load_keys(config.keys)                  # a bad keys file fails at start, not at the first publish
         self.workers: dict[str, StreamWorker] = {}
         self.refused = 0
@@ -167,7 +175,8 @@ class Server:
         with self._lock:
             worker = self.workers.get(key)
             if worker is None:
-                worker = StreamWorker(name, key, self.config.model, self.hls_dir, self.config.options, log=self.log)
+                worker = StreamWorker(name, key, self.config.model, self.hls_dir, self.config.options,
+                                      make_step=self._make_step, log=self.log)
                 self.workers[key] = worker
             return worker
 

@@ -11,9 +11,10 @@ follow the last frame of the previous session (one monotonic timeline). The mode
 
 The per-frame step is pluggable: any object with `push(Decoded) -> [Decoded]`, `flush() -> [Decoded]` and
 `swap(model)` (at a frame boundary: the next push runs the new model), built by `make_step(model, mono)`.
-`FrameStep` runs a single-frame model on every frame; the cascade (pysr/stream/cascade.py: `push`, `flush`,
-`swap_fedsr`) fits the same three calls. A model update is handed over by the control thread (`offer`) and
-taken by the worker thread just before the next frame, so every frame runs entirely on one model.
+`FrameStep` runs a single-frame model on every frame; `CascadeStep` (`pysr serve --tcsr`) runs the cascade of
+pysr/stream/cascade.py: F-EDSR on every frame, TCSR on the frames its policy picks, k frames late. A model
+update is handed over by the control thread (`offer`) and taken by the worker thread just before the next frame,
+so every frame runs entirely on one model.
 
 Latency here is "decode → segment written": from the moment a frame leaves the decoder to the moment the HLS
 muxer renames the segment that holds it into place and rewrites the playlist — about one segment duration, since
@@ -70,6 +71,49 @@ class FrameStep:
 
     def flush(self) -> list[Decoded]:
         return []
+
+
+class CascadeStep:
+    """F-EDSR on every frame and TCSR on the frames `policy` picks (pysr/stream/cascade.py). Outputs leave TCSR's
+    window radius k frames late, each with its own input's index and pts; `flush` at the end of a session gives the
+    held frames (their windows reflected at the end). A model update replaces F-EDSR from the next frame pushed."""
+
+    def __init__(self, model: Model, tcsr: Model, policy: str, backend: str = "cpu", mono: bool = False):
+        from pysr.stream.cascade import Cascade, parse_policy
+
+        if mono:
+            raise MediaError("this stream is luma only (gray); the cascade refines colour frames' Y",
+                             "publish a colour stream, or serve without --tcsr")
+        self.policy = policy
+        self.cascade = Cascade(model, tcsr, parse_policy(policy), backend)
+        self.pending: deque[tuple[int, int | None]] = deque()
+        self.refined = 0
+
+    def swap(self, model: Model) -> None:
+        self.cascade.swap_fedsr(model)
+
+    def push(self, frame: Decoded) -> list[Decoded]:
+        self.pending.append((frame.index, frame.pts))
+        return self._match(self.cascade.push(frame.image))
+
+    def flush(self) -> list[Decoded]:
+        return self._match(self.cascade.flush())
+
+    def _match(self, outs) -> list[Decoded]:
+        done = []
+        for out in outs:
+            index, pts = self.pending.popleft()
+            self.refined += out.refined
+            done.append(Decoded(index, pts, out.frame))
+        return done
+
+
+def cascade_steps(tcsr: Model, policy: str, backend: str) -> Callable[[Model, bool], Step]:
+    """A worker's `make_step` for the cascade; the policy text is checked now (InputError)."""
+    from pysr.stream.cascade import parse_policy
+
+    parse_policy(policy)
+    return lambda model, mono: CascadeStep(model, tcsr, policy, backend, mono)
 
 
 def warm(model: Model, backend: str, mono: bool, width: int, height: int) -> None:
@@ -199,6 +243,9 @@ class StreamWorker:
         self._first_in: int | None = None
         self._last_in: int | None = None
         self._gap_step: int | None = None
+        self._step: Step | None = None
+        self._refined_before = 0       # TCSR frames of the ended sessions (cascade steps)
+        self._tcsr_policy: str | None = None
 
     # -- control thread ------------------------------------------------------------------------------------------
 
@@ -232,7 +279,15 @@ class StreamWorker:
                 "pending_update": self._next.version if self._next is not None else None,
                 "swaps": list(self.swaps), "lr": self.lr_size, "hr": self.hr_size,
                 "playlist": str(self.folder / PLAYLIST), "last_input_end": self.last_lost,
+                **self._cascade_status(),
             }
+
+    def _cascade_status(self) -> dict:
+        if self._tcsr_policy is None:
+            return {}
+        step = self._step
+        now = step.refined if isinstance(step, CascadeStep) else 0
+        return {"tcsr": {"policy": self._tcsr_policy, "refined_frames": self._refined_before + now}}
 
     def stop(self) -> None:
         self._stop.set()
@@ -264,6 +319,9 @@ class StreamWorker:
         x264 = {"preset": "veryfast", "tune": "zerolatency", "x264-params": f"keyint={keyint}:scenecut=0"}
         opts = EncodeOptions("libx264", None if o.bitrate else o.crf, o.bitrate, "yuv420p", x264)
         step = self.make_step(model, facts.mono)
+        self._step = step
+        if isinstance(step, CascadeStep):
+            self._tcsr_policy = step.policy
         sink = HlsSink(self.folder, facts, width, height, opts, o.hls_time, self._segment_written)
         with self._lock:
             self.lr_size, self.hr_size = [facts.width, facts.height], [width, height]
@@ -286,6 +344,8 @@ class StreamWorker:
                 self.state = "waiting"
                 self.last_lost = source.lost
                 self.dropped = self.frames_in - self.frames_out       # decoded, never encoded (a failed session)
+                self._refined_before += getattr(step, "refined", 0)
+                self._step = None
                 self._fps = _Window()
         self.log(f"stream {self.name}: session {self.sessions} ended after {self.frames_out - done_before} frames "
                  f"({source.lost or 'end of input'}); playlist closed")
