@@ -168,16 +168,17 @@ def _nan_update(model, key: str, stream: str) -> bytes:
     return pack_update(header, payload, key)
 
 
-def _feed(p: subprocess.Popen, accepted: threading.Event) -> None:
-    """y4m into the publisher: 20 frames at once, then 10 a second until the update is accepted (the stream never
-    goes silent and frames remain after the update, however slow the machine), then the rest of the clip."""
-    held = FRAMES - 10
+def _feed(p: subprocess.Popen, accepted: threading.Event, frames: int = FRAMES, interval: float = 0.1) -> None:
+    """y4m into the publisher: 20 frames at once, then one every `interval` s until the update is accepted (the
+    stream never goes silent while the test works, and frames remain after the update however slow the machine
+    is: the last 10 wait for it), then the rest of the clip."""
+    held = frames - 10
     with contextlib.suppress(BrokenPipeError, ValueError):
         p.stdin.write(_clip_frames(0, 20))
         p.stdin.flush()
         i = 20
-        while i < FRAMES:
-            if accepted.wait(0.1) or i < held:
+        while i < frames:
+            if accepted.wait(interval) or i < held:
                 p.stdin.write(_clip_frames(i, i + 1))
                 p.stdin.flush()
                 i += 1
