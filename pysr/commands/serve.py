@@ -38,6 +38,8 @@ def register(sub) -> None:
                    "frames --tcsr-policy picks after the model (a Y F-EDSR) ran on every frame")
     p.add_argument("--tcsr-policy", default="budget:20", help="which frames TCSR refines: budget:MS (milliseconds "
                    "per frame on average, default budget:20), every:N, all or none")
+    p.add_argument("--state-dir", default=None, help="folder where each stream's updated model and its version "
+                   "are kept, so a restarted server goes on from them and refuses replayed old updates")
     p.add_argument("--backend", default="cpu")
     p.set_defaults(func=cmd_serve)
 
@@ -57,10 +59,14 @@ def cmd_serve(args) -> None:
         raise MediaError(f"--hls-time {args.hls_time}: must be positive")
     if args.keys is None:
         say("warning: no --keys file: any stream key is accepted")
+    if args.state_dir is None:
+        say("warning: no --state-dir: after a restart every stream starts again on --model at version 0, and an "
+            "old signed update of it would be accepted again")
     config = ServeConfig(args.listen, Path(args.hls_dir), pysr.load(args.model), Path(args.keys) if args.keys else None,
                          args.control, parse_bitrate(args.max_upload),
                          LiveOptions(args.hls_time, args.crf, args.bitrate, args.backend), nginx,
-                         pysr.load(args.tcsr) if args.tcsr else None, args.tcsr_policy)
+                         pysr.load(args.tcsr) if args.tcsr else None, args.tcsr_policy,
+                         Path(args.state_dir) if args.state_dir else None)
     server = Server(config)
     try:
         server.serve()

@@ -10,7 +10,8 @@ Content-Length is present (411) and at most the limit (413) — before a byte of
 `verify_and_load` (signature with the stream key, header, version above the running one, payload, the model
 loaded by `pysr.load` with full validation, and a drop-in match of the running model: graph, scale, colour).
 The new model is then run once on a blank frame of the stream's size, off the worker thread (its plan compiled,
-so the swap costs the stream no time), and offered to the worker, which takes it before its next frame. Any
+so the swap costs the stream no time), stored with its version when the server keeps state (`--state-dir`,
+pysr/live/state.py; 507 if it cannot be), and offered to the worker, which takes it before its next frame. Any
 refusal answers 4xx with the reason and leaves the running model serving.
 """
 
@@ -64,6 +65,10 @@ def upload_model(server, key: str, length: str | None, read, limit: int) -> tupl
             worker.warm(new.model)
         except PysrError as err:
             return 422, {"error": f"the update does not run on this stream: {err}", "reason": "model"}
+        try:
+            server.keep(new)                    # --state-dir: stored before it is acknowledged
+        except MediaError as err:
+            return 507, {"error": f"{err}; the update is not applied", "reason": "storage"}
         worker.offer(new)
     return 202, {"stream": worker.name, "version": new.version, "applies": "from the stream's next frame"}
 

@@ -360,7 +360,10 @@ class NginxIngest:
             old.thread.join(DRAIN_WAIT_S)    # the previous session of this key is still draining
             if old.thread.is_alive():
                 return self._refuse(409, f"stream {name}: the previous session is still being processed")
-        worker = s.worker_for(key, name)
+        try:
+            worker = s.worker_for(key, name)
+        except MediaError as err:               # its stored state is unreadable (--state-dir)
+            return self._refuse(403, str(err))
         session = _Session(key, name, secrets.token_hex(6))
         session.thread = threading.Thread(target=self._pull, args=(session, worker), name=f"pysr-pull-{name}",
                                           daemon=True)

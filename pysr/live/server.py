@@ -39,6 +39,7 @@ import av
 import av.logging
 
 from pysr.errors import MediaError, PysrError
+from pysr.live.state import StreamStates
 from pysr.live.worker import LiveOptions, StreamWorker, cascade_steps, warm
 from pysr.model import Model
 
@@ -110,6 +111,7 @@ class ServeConfig:
     nginx: NginxConfig | None = None        # None: the embedded ingest
     tcsr: Model | None = None               # given: the cascade, TCSR on the frames `tcsr_policy` picks
     tcsr_policy: str = "budget:20"
+    state_dir: Path | None = None           # given: each stream's model and update version survive restarts
 
 
 def say(text: str) -> None:
@@ -136,6 +138,7 @@ class Server:
             Cascade(config.model, config.tcsr)  # the pair must fit (scale 1 window model on Y planes): fail now
             self._make_step = cascade_steps(config.tcsr, config.tcsr_policy, config.options.backend)
         load_keys(config.keys)                  # a bad keys file fails at start, not at the first publish
+        self.states = StreamStates(config.state_dir) if config.state_dir is not None else None
         self.workers: dict[str, StreamWorker] = {}
         self.refused = 0
         self.last_refusal: str | None = None
@@ -175,10 +178,16 @@ class Server:
         with self._lock:
             worker = self.workers.get(key)
             if worker is None:
+                running = self.states.load(name, self.config.model, self.log) if self.states else None
                 worker = StreamWorker(name, key, self.config.model, self.hls_dir, self.config.options,
-                                      make_step=self._make_step, log=self.log)
+                                      make_step=self._make_step, log=self.log, running=running)
                 self.workers[key] = worker
             return worker
+
+    def keep(self, running) -> None:
+        """Store an accepted update before it is acknowledged (`--state-dir`); MediaError if it cannot be."""
+        if self.states is not None:
+            self.states.save(running)
 
     def refuse(self, why: str) -> None:
         with self._lock:
@@ -263,7 +272,11 @@ class EmbeddedIngest:
             if why:
                 self._refuse(container, why)
                 continue
-            worker = s.worker_for(key, name)
+            try:
+                worker = s.worker_for(key, name)
+            except MediaError as err:           # its stored state is unreadable (--state-dir)
+                self._refuse(container, str(err))
+                continue
             s.log(f"stream {name}: publish accepted (session {worker.sessions + 1})")
             s.state = "streaming"
             try:

@@ -162,7 +162,7 @@ def make_update(model: Model, key, stream: str, version: int, base: Running | No
     else:
         if version <= base.version:
             raise UpdateError(f"update version {version} must be above the base's {base.version}", "version")
-        _check_compatible(model, base.model)
+        check_compatible(model, base.model)
         payload, kind = delta_payload(base.model.graph.params, model.graph.params), "delta"
         base_version, base_hash = base.version, base.digest
     header = UpdateHeader(stream, version, kind, base_version, base_hash, param_digest(model.graph.params),
@@ -212,7 +212,7 @@ def verify_and_load(blob: bytes, key, current: Running, limits: UpdateLimits | N
     if digest != header.result_hash:
         raise UpdateError(f"v{header.version}: the resulting parameters hash to {digest[:12]}…, the header says "
                           f"{header.result_hash[:12]}…", "payload")
-    _check_compatible(model, current.model)
+    check_compatible(model, current.model)
     return Running(model, current.stream, header.version, digest)
 
 
@@ -310,7 +310,7 @@ def _apply_delta(payload: bytes, base: Model, header: UpdateHeader) -> bytes:
     return model_bytes(Model(graph, base.facts))
 
 
-def _check_compatible(new: Model, old: Model) -> None:
+def check_compatible(new: Model, old: Model) -> None:
     """The new model must be a drop-in replacement: same graph (ops, attributes, parameter names and shapes),
     same architecture, scale, colour, input range and temporal kind. Values may differ."""
     for key in ("architecture", "scale", "colour", "input_range", "temporal", "state"):

@@ -212,13 +212,14 @@ class StreamWorker:
     """Everything the server keeps for one stream key: model (as a `Running`), timeline, counters."""
 
     def __init__(self, name: str, key: str, model: Model, hls_root: Path, options: LiveOptions | None = None,
-                 make_step: Callable[[Model, bool], Step] | None = None, log: Callable[[str], None] | None = None):
+                 make_step: Callable[[Model, bool], Step] | None = None, log: Callable[[str], None] | None = None,
+                 running: Running | None = None):
         self.name, self.key = name, key
         self.options = options or LiveOptions()
         self.folder = Path(hls_root) / name
         self.make_step = make_step or (lambda m, mono: FrameStep(m, self.options.backend, mono))
         self.log = log or (lambda text: None)
-        self.running = Running.initial(model, name)
+        self.running = running or Running.initial(model, name)     # (a restored one: pysr/live/state.py)
         self._next: Running | None = None
         self._lock = threading.Lock()
         self.update_lock = threading.Lock()     # held by the control API while it checks an update
