@@ -31,7 +31,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 from test_upscale_cli import tiny_model  # noqa: E402
 
 import pysr  # noqa: E402
+from pysr import backends  # noqa: E402
 from pysr.cli import main  # noqa: E402
+from pysr.errors import BackendError  # noqa: E402
 from pysr.live import webrtc  # noqa: E402
 from pysr.ops import separable  # noqa: E402
 from pysr.ops.resize_bicubic_torch import tables  # noqa: E402
@@ -94,23 +96,58 @@ def yuv_frame(y, u, v, pts=None, time_base=None) -> av.VideoFrame:
 
 # -- per frame, no network -----------------------------------------------------------------------------------------
 
+def native_or_skip():
+    why = backends.available().get("native")
+    if why != "ok":
+        pytest.skip(f"the native backend cannot run here: {why}")
+
+
+@pytest.mark.parametrize("backend", ["cpu", "native"])
 @pytest.mark.parametrize("h, w", [(96, 160), (97, 161)])
-def test_frame_upscale_is_the_model_on_y_and_bicubic_on_chroma(model, h, w):
+def test_frame_upscale_is_the_model_on_y_and_bicubic_on_chroma(model, h, w, backend):
+    if backend == "native":
+        native_or_skip()
     rng = np.random.default_rng(0)
     y = rng.integers(16, 236, (h, w), dtype=np.uint8)
     u, v = rng.integers(16, 236, (2, (h + 1) // 2, (w + 1) // 2), dtype=np.uint8)
-    out = webrtc.upscale_video_frame(yuv_frame(y, u, v, 4321, Fraction(1, 90000)), model)
+    y[0, :4], u[0, :2], v[0, :2] = (0, 255, 0, 255), (0, 255), (255, 0)       # outputs clipped at both ends
+    stages = []
+    out = webrtc.upscale_video_frame(yuv_frame(y, u, v, 4321, Fraction(1, 90000)), model, backend, timings=stages)
     assert (out.width, out.height, out.format.name) == (2 * w, 2 * h, "yuv420p")
     assert (out.pts, out.time_base) == (4321, Fraction(1, 90000))
+    assert [name for name, _ in stages] == ["planes", "y to float", "network", "y to u8", "uv to float",
+                                            "chroma bicubic", "uv to u8", "frame out"]
     oy, ou, ov = (plane_array(p) for p in out.planes)
-    # exactly the model on Y·(1/255) in float32, the scaling of the video path (pysr/video/job.py)
-    np.testing.assert_array_equal(oy, u8(pysr.run_y(y.astype(np.float32) * np.float32(1 / 255), model)))
+    # exactly the model on Y·(1/255) in float32 (the scaling of the video path, pysr/video/job.py) on the same
+    # backend, rint, clipped: computed here the plain way, with temporaries
+    np.testing.assert_array_equal(oy, u8(pysr.run_y(y.astype(np.float32) * np.float32(1 / 255), model, backend)))
     for got, src in ((ou, u), (ov, v)):
         x = src[None, None].astype(np.float64) / 255
         ref = u8(separable.apply(x, *tables({"scale": 2, "align_corners": False}, x.shape))[0, 0])
         ref = ref[:got.shape[0], :got.shape[1]]
         assert got.shape == (-(-2 * h // 2), -(-2 * w // 2))
         assert np.abs(got.astype(int) - ref).max() <= 1      # float32 kernel vs float64 reference, then rint
+
+
+def test_auto_backend_is_native_where_it_runs_else_cpu(model):
+    picked, notes = webrtc.pick_backend("auto", model)
+    assert picked == ("native" if backends.available().get("native") == "ok" else "cpu"), notes
+    assert webrtc.pick_backend("cpu", model) == ("cpu", [])
+    with pytest.raises(BackendError, match="unknown backend"):
+        webrtc.pick_backend("nonesuch", model)
+
+
+def test_auto_backend_falls_back_to_cpu_without_native(model, monkeypatch):
+    real = backends.get
+
+    def get(name):
+        if name == "native":
+            raise BackendError("backend 'native' cannot run here: the module pysr._native is not importable")
+        return real(name)
+
+    monkeypatch.setattr(webrtc.backends, "get", get)
+    picked, notes = webrtc.pick_backend("auto", model)
+    assert picked == "cpu" and notes[-1].startswith("backend cpu: native cannot run this model here"), notes
 
 
 class Burst(MediaStreamTrack):
@@ -246,10 +283,10 @@ def test_peer_gets_its_video_back_upscaled(model, loopback_ice):
             await server.stop()
         back = [(f.pts, f.width, f.height, plane_array(f.reformat(format="yuv420p").planes[0]).copy())
                 for f in frames]
-        return source, back, peer_id, status
+        return source, back, peer_id, status, server.backend
 
     t0 = time.monotonic()
-    source, back, peer_id, status = asyncio.run(go())
+    source, back, peer_id, status, backend = asyncio.run(go())
     took = time.monotonic() - t0
 
     assert len(back) >= N_BACK
@@ -270,7 +307,7 @@ def test_peer_gets_its_video_back_upscaled(model, loopback_ice):
     # the returned Y is the model's output on the sent frame, up to two trips through VP8
     for (_, _, _, y), pts in zip(back, matched):
         lr = source.lr(offsets[pts])[0]
-        want = u8(pysr.run_y(lr.astype(np.float32) * np.float32(1 / 255), model))
+        want = u8(pysr.run_y(lr.astype(np.float32) * np.float32(1 / 255), model, backend))
         x = lr[None, None].astype(np.float64) / 255
         bicubic = u8(separable.apply(x, *tables({"scale": 2, "align_corners": False}, x.shape))[0, 0])
         got, base = psnr(y, want), psnr(y, bicubic)
@@ -281,7 +318,7 @@ def test_peer_gets_its_video_back_upscaled(model, loopback_ice):
     assert peer["lr"] == [W, H] and peer["hr"] == [2 * W, 2 * H]
     assert peer["frames_out"] >= N_BACK and peer["fps"] > 0 and peer["infer_ms"] > 0
     assert 0 <= peer["frames_in"] - (peer["frames_out"] + peer["dropped"] + peer["refused"]) <= 2
-    assert status["server"]["scale"] == 2
+    assert status["server"]["scale"] == 2 and status["server"]["backend"] == backend
     assert not [ln for ln in log if "Traceback" in ln]
     print(f"round trip: {len(back)} frames back in {took:.1f} s; server: {json.dumps(peer)}")
 

@@ -17,7 +17,8 @@ def register(sub) -> None:
                    "(default 127.0.0.1:8090)")
     p.add_argument("-m", "--model", default="espcn_x2", help="a single-frame Y model: .pysr file or shipped name "
                    "(default espcn_x2)")
-    p.add_argument("--backend", default="cpu")
+    p.add_argument("--backend", default="auto", help="backend of the model and the chroma op (default auto: native "
+                   "when this build has it, else cpu)")
     p.add_argument("--max-peers", type=int, default=4, help="peer connections at once (default 4)")
     p.set_defaults(func=cmd_webrtc)
 

@@ -5,10 +5,12 @@
     POST /offer   {"sdp", "type": "offer"} → {"sdp", "type": "answer", "id"}; the peer's video comes back upscaled
     GET  /status  JSON: the server and, per peer, frames in/out, dropped, fps, mean inference and server ms
 
-Per frame (`upscale_video_frame`, on one inference thread): the decoded frame as 8-bit 4:2:0 planes; Y through
-the network (`pysr.run_y` on Y/255, rint to 8 bits); U and V through the package's `resize_bicubic_torch` op at
-chroma resolution; a new frame with the input's pts and time_base. Planes keep the stream's own matrix and range:
-nothing converts them (the shipped Y models are BT.601 limited, which is what WebRTC's VP8/H.264 carry).
+Per frame (`upscale_video_frame`, on one inference thread): the decoded frame's 8-bit 4:2:0 planes, read in place;
+Y·(1/255) in float32 through the network (the same plan and numbers as `pysr.run_y`), rint to 8 bits straight into
+the new frame's Y plane; U and V through the package's `resize_bicubic_torch` op at chroma resolution, likewise; the
+new frame keeps the input's pts and time_base. Planes keep the stream's own matrix and range: nothing converts them
+(the shipped Y models are BT.601 limited, which is what WebRTC's VP8/H.264 carry). Backend `auto` (the default):
+native where this build has it, else cpu (`pick_backend`).
 
 Falling behind: a pump task drains the incoming track as fast as frames arrive into a one-frame slot; the outgoing
 track's `recv` (called by aiortc's encoder when it wants the next frame) takes whatever is in the slot — the newest
@@ -28,6 +30,7 @@ import json
 import signal
 import sys
 import time
+import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,8 +43,8 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-import pysr
-from pysr.errors import MediaError, PysrError
+from pysr import backends
+from pysr.errors import BackendError, MediaError, PysrError, UnsupportedError
 from pysr.graph.graph import Graph, Node
 from pysr.model import Model
 from pysr.runtime.plan import Plan, compile_graph
@@ -80,8 +83,38 @@ def check_model(model: Model) -> None:
 
 # -- per frame ---------------------------------------------------------------------------------------------------
 
-def _u8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x * np.float32(255)), 0, 255).astype(np.uint8)
+def pick_backend(name: str, model: Model) -> tuple[str, list[str]]:
+    """The backend to run on, and lines to log about the choice. `auto`: native (libpysr's kernels: espcn_x2 at
+    160×96 in a third of numba's time here, whose many small parallel regions each wait for a busy core;
+    bench/NOTES.md, "pysr webrtc per frame") when this build has it and it runs the model and the chroma op, else
+    cpu. Any other name is taken as given (BackendError, the CLI's exit 2, when it cannot run here)."""
+    if name != "auto":
+        backends.get(name)
+        return name, []
+    # NOTE: importing the native backend from a source tree whose csrc/ is newer than the built module warns; the
+    # warning is logged as a line after the address (which stays the first line), not printed before it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            backends.get("native")
+            y_plan(model, "native", 16, 16)
+            chroma_plan(model.scale, "native", 8, 8)
+            why = ""
+        except (BackendError, UnsupportedError) as err:
+            why = str(err)
+    notes = [f"native backend: {w.message}" for w in caught]
+    if why:
+        return "cpu", [*notes, f"backend cpu: native cannot run this model here ({why})"]
+    return "native", notes
+
+
+@lru_cache(maxsize=4)
+def y_plan(model: Model, backend: str, h: int, w: int) -> Plan:
+    """The network on one 1×1×H×W plane: the graph and compilation of `model.plan` (so the same numbers as
+    `pysr.run_y`), but in a small cache of its own: a peer's encoder changes resolution as bandwidth and CPU allow,
+    and each plan keeps its intermediate buffers (espcn_x2: 84 MiB at 640×360, 765 MiB at 1920×1088), so only the
+    last few sizes stay compiled."""
+    return compile_graph(model.graph, backend, {next(iter(model.graph.inputs)): (1, 1, h, w)})
 
 
 @lru_cache(maxsize=16)
@@ -92,31 +125,56 @@ def chroma_plan(scale: int, backend: str, hc: int, wc: int) -> Plan:
     return compile_graph(Graph({"cbcr": 2}, ["cbcr_hr"], [node], {}), backend, {"cbcr": (1, 2, hc, wc)})
 
 
-def upscale_yuv420(y: np.ndarray, u: np.ndarray, v: np.ndarray, model: Model, backend: str = "cpu"):
-    """8-bit 4:2:0 planes (H×W, ⌈H/2⌉×⌈W/2⌉) → the same at ×scale: Y by the model, U and V by bicubic."""
-    s = model.scale
-    h, w = y.shape
-    y_hr = _u8(pysr.run_y(y.astype(np.float32) * np.float32(1 / 255), model, backend))
-    cbcr = np.stack([u, v])[None].astype(np.float32) * np.float32(1 / 255)
-    c_hr = chroma_plan(s, backend, u.shape[0], u.shape[1]).run(cbcr)[0][0]
-    hc, wc = -(-h * s // 2), -(-w * s // 2)     # an odd LR side rounds its chroma up: crop the extra sample
-    return y_hr, _u8(c_hr[0, :hc, :wc]), _u8(c_hr[1, :hc, :wc])
+def to_u8(x: np.ndarray, out: np.ndarray) -> None:
+    """`out` (uint8) = clip(rint(x·255), 0, 255), computed in x's own float32 memory (x is overwritten) and cast
+    straight into out: no temporaries. The same numbers as `np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)`."""
+    np.multiply(x, np.float32(255), out=x)
+    np.rint(x, out=x)
+    np.clip(x, 0, 255, out=x)
+    np.copyto(out, x, casting="unsafe")
 
 
-def upscale_video_frame(frame: av.VideoFrame, model: Model, backend: str = "cpu") -> av.VideoFrame:
+def upscale_video_frame(frame: av.VideoFrame, model: Model, backend: str = "cpu",
+                        timings: list | None = None) -> av.VideoFrame:
     """A decoded frame (any format; 4:2:0 is what WebRTC decoders give) → yuv420p at ×scale, same pts and
-    time_base, colour tags copied."""
+    time_base, colour tags copied: Y by the model on Y·(1/255) in float32, U and V by bicubic, each rint to 8 bits.
+    With `timings` (a list), appends (stage, seconds) per stage (bench/webrtc_frame.py)."""
+    laps = [time.perf_counter()] if timings is not None else None
+
+    def lap(stage: str) -> None:
+        if laps is not None:
+            laps.append(time.perf_counter())
+            timings.append((stage, laps[-1] - laps[-2]))
+
     if frame.format.name != "yuv420p":
         frame = frame.reformat(format="yuv420p")
-    planes = upscale_yuv420(*(plane_array(p) for p in frame.planes), model, backend)
-    s = model.scale
-    out = av.VideoFrame(frame.width * s, frame.height * s, "yuv420p")
-    for plane, data in zip(out.planes, planes, strict=True):
-        plane_array(plane)[:] = data
+    y, u, v = (plane_array(p) for p in frame.planes)
+    s, (h, w), (hc, wc) = model.scale, y.shape, u.shape
+    out = av.VideoFrame(w * s, h * s, "yuv420p")
+    oy, ou, ov = (plane_array(p) for p in out.planes)
+    lap("planes")
+    x = np.empty((1, 1, h, w), np.float32)
+    np.multiply(y, np.float32(1 / 255), out=x[0, 0])        # = y.astype(float32) · float32(1/255), one pass
+    lap("y to float")
+    y_hr = y_plan(model, backend, h, w).run(x)[0]            # a fresh array: ours to overwrite
+    lap("network")
+    to_u8(y_hr[0, 0], oy)
+    lap("y to u8")
+    c = np.empty((1, 2, hc, wc), np.float32)
+    np.multiply(u, np.float32(1 / 255), out=c[0, 0])
+    np.multiply(v, np.float32(1 / 255), out=c[0, 1])
+    lap("uv to float")
+    c_hr = chroma_plan(s, backend, hc, wc).run(c)[0]
+    lap("chroma bicubic")
+    # an odd LR side rounds its chroma up: the extra output sample is cropped (ou is ⌈H·s/2⌉ × ⌈W·s/2⌉)
+    to_u8(c_hr[0, 0, :ou.shape[0], :ou.shape[1]], ou)
+    to_u8(c_hr[0, 1, :ov.shape[0], :ov.shape[1]], ov)
+    lap("uv to u8")
     out.pts = frame.pts
     if frame.time_base is not None:
         out.time_base = frame.time_base
     out.colorspace, out.color_range = frame.colorspace, frame.color_range
+    lap("frame out")
     return out
 
 
@@ -245,7 +303,7 @@ class Peer:
 class WebrtcConfig:
     model: Model
     listen: str = "127.0.0.1:8090"          # HOST:PORT, loopback; port 0 takes a free one
-    backend: str = "cpu"
+    backend: str = "auto"                   # auto: native when this build has it, else cpu (pick_backend)
     max_peers: int = 4                      # live peer connections at once; more get 503
     max_lr_pixels: int = 1920 * 1088        # larger incoming frames are refused (counted), not upscaled
 
@@ -298,6 +356,7 @@ class WebrtcServer:
     def __init__(self, config: WebrtcConfig, log=say):
         check_model(config.model)
         self.config, self.log = config, log
+        self.backend, self._backend_notes = pick_backend(config.backend, config.model)
         self.host, self.port = parse_listen(config.listen)
         self.peers: dict[str, Peer] = {}
         self._ids = itertools.count(1)
@@ -325,8 +384,10 @@ class WebrtcServer:
         # load the kernels before the first peer arrives, not while its frames pile up
         blank = av.VideoFrame(32, 32, "yuv420p")
         await asyncio.get_running_loop().run_in_executor(self._executor, upscale_video_frame, blank,
-                                                         self.config.model, self.config.backend)
-        self.log(f"{self.url} (model {self.config.model!r}, backend {self.config.backend})")
+                                                         self.config.model, self.backend)
+        self.log(f"{self.url} (model {self.config.model!r}, backend {self.backend})")
+        for note in self._backend_notes:
+            self.log(note)
         return self.host, self.port
 
     async def stop(self) -> None:
@@ -357,7 +418,7 @@ class WebrtcServer:
         now = time.monotonic()
         m = self.config.model
         body = {"server": {"uptime_s": round(now - self.started, 1), "model": m.facts.get("name", repr(m)),
-                           "scale": m.scale, "backend": self.config.backend, "live_peers": len(self.live_peers())},
+                           "scale": m.scale, "backend": self.backend, "live_peers": len(self.live_peers())},
                 "peers": {pid: p.as_dict(now) for pid, p in self.peers.items()}}
         return web.json_response(body)
 
@@ -404,7 +465,7 @@ class WebrtcServer:
                 def log(text: str) -> None:
                     self.log(f"peer {peer.id}: {text}")
 
-                peer.track = UpscaledTrack(track, cfg.model, cfg.backend, self._executor, peer.stats,
+                peer.track = UpscaledTrack(track, cfg.model, self.backend, self._executor, peer.stats,
                                            cfg.max_lr_pixels, log)
                 pc.addTrack(peer.track)
             else:       # audio, a second video: read and dropped, or aiortc's unbounded queue would grow with them
