@@ -86,7 +86,7 @@ def finish(buf, stride, nrows, count, out, res, n, co, dco, y, dy, x0, ints, flo
         activate(row, count, kind, bias[c], slope[c] if kind == PRELU else floats[0])
         oy, ox = y + j * dy, x0
         if r > 1:
-            if ks == 1:
+            if cs > 1:          # pytorch order (cs = r²); tf has cs = 1, and ks = 1 too when one channel remains
                 q = c % cs
                 c = c // cs
             else:

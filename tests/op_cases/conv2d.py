@@ -64,6 +64,8 @@ CASES = [
     conv(3, 18, 3, (5, 6), padding=P1, pixel_shuffle=3, ps_order="tf", activation="relu", id="ps3-tf"),
     conv(5, 16, 3, (7, 7), padding=P1, pixel_shuffle=4, id="ps4-pytorch"),
     conv(5, 32, 1, (6, 5), pixel_shuffle=4, ps_order="tf", id="ps4-tf-2ch"),
+    conv(3, 4, 3, (5, 6), padding=P1, pixel_shuffle=2, ps_order="tf", id="ps2-tf-1ch"),   # tf = pytorch at 1 channel
+    conv(3, 9, 3, (4, 5), padding=P1, pixel_shuffle=3, ps_order="tf", activation="tanh", id="ps3-tf-1ch-tanh"),
     conv(5, 8, 3, (7, 7), padding=P1, pixel_shuffle=2, residual=True, residual_scale=0.5, clamp=[-0.3, 0.4],
          id="ps2-residual-clamp"),
     conv(4, 4, 3, (13, 3), n=2, padding=P1, pad_mode="reflect", residual=True, residual_scale=-1.5, id="residual"),
