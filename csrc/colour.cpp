@@ -3,6 +3,7 @@
 //              concat → ycbcr_to_rgb → clamp [0, 1]
 //   RGB model: network → clamp [0, 1]
 // Node and value names of the network get the prefix "net/" like Python's, so messages match.
+// frame_to_network / network_to_frame are its two halves (colour.py), for the frames of temporal models.
 #include "error.hpp"
 #include "model.hpp"
 #include "ops/op.hpp"
@@ -43,6 +44,8 @@ void add_prefixed(Graph &g, const Graph &net, const std::string &net_in, const s
 Graph wrap_rgb(const Graph &net, const Facts &facts) {
     if (net.inputs.size() != 1)
         fail(PYSR_STATUS_UNSUPPORTED, "the RGB entry point needs a model with one graph input");
+    if (net.outputs[0] == net.inputs[0].first)  // no node would produce the renamed output
+        fail(PYSR_STATUS_UNSUPPORTED, "the RGB entry point needs a network whose output is not its input");
     Graph g;
     g.params = net.params;
     g.inputs = {{"rgb", 3}};
@@ -70,6 +73,54 @@ Graph wrap_rgb(const Graph &net, const Facts &facts) {
     add_prefixed(g, net, "y", "y_hr");
     g.nodes.push_back(make(op_resize_bicubic_torch, "chroma_up", {"cbcr"}, {"cbcr_hr"}, up));
     g.nodes.push_back(make(op_concat, "join", {"y_hr", "cbcr_hr"}, {"ycbcr_hr"}, Attrs()));
+    g.nodes.push_back(make(op_ycbcr_to_rgb, "to_rgb", {"ycbcr_hr"}, {"rgb_raw"}, conv));
+    g.nodes.push_back(make(op_activation, "clamp", {"rgb_raw"}, {"rgb_hr"}, clamp));
+    return g;
+}
+
+Graph frame_to_network(const Facts &facts) {
+    Graph g;
+    g.params = std::make_shared<const std::map<std::string, Tensor>>();
+    g.inputs = {{"rgb", 3}};
+    if (!facts.colour_y) {
+        g.outputs = {"rgb"};
+        return g;
+    }
+    Attrs conv;
+    conv.bt709 = facts.bt709;
+    conv.full_range = facts.full_range;
+    Attrs split;
+    split.sizes = {1, 2};
+    g.outputs = {"y", "cbcr"};
+    g.nodes.push_back(make(op_rgb_to_ycbcr, "to_ycbcr", {"rgb"}, {"ycbcr"}, conv));
+    g.nodes.push_back(make(op_split, "split_y", {"ycbcr"}, {"y", "cbcr"}, split));
+    return g;
+}
+
+Graph network_to_frame(const Facts &facts, int64_t out_channels) {
+    Graph g;
+    g.params = std::make_shared<const std::map<std::string, Tensor>>();
+    g.outputs = {"rgb_hr"};
+    Attrs clamp;
+    clamp.activation = Act::Clamp;
+    clamp.lo = 0.0;
+    clamp.hi = 1.0;
+    if (!facts.colour_y) {
+        g.inputs = {{"net_out", out_channels}};
+        g.nodes.push_back(make(op_activation, "clamp", {"net_out"}, {"rgb_hr"}, clamp));
+        return g;
+    }
+    bool known = false;
+    const OpDef *chroma = find_op(facts.chroma, known);
+    if (!chroma) fail(PYSR_STATUS_UNSUPPORTED, "chroma resize '" + facts.chroma + "' is not implemented by this version of libpysr");
+    Attrs conv;
+    conv.bt709 = facts.bt709;
+    conv.full_range = facts.full_range;
+    Attrs up;
+    up.scale = facts.scale;
+    g.inputs = {{"net_out", out_channels}, {"cbcr", 2}};
+    g.nodes.push_back(make(*chroma, "chroma_up", {"cbcr"}, {"cbcr_hr"}, up));
+    g.nodes.push_back(make(op_concat, "join", {"net_out", "cbcr_hr"}, {"ycbcr_hr"}, Attrs()));
     g.nodes.push_back(make(op_ycbcr_to_rgb, "to_rgb", {"ycbcr_hr"}, {"rgb_raw"}, conv));
     g.nodes.push_back(make(op_activation, "clamp", {"rgb_raw"}, {"rgb_hr"}, clamp));
     return g;

@@ -1,6 +1,7 @@
 // Graph checks and shape inference (pysr/graph/graph.py `validate` and `infer_shapes`).
 #include "graph.hpp"
 
+#include <cstdint>
 #include <set>
 
 #include "error.hpp"
@@ -79,6 +80,30 @@ void Graph::validate() {
         if (!defined.count(v)) fail_model("graph output '" + v + "' is never produced");
 }
 
+namespace {
+
+// Every value is (N, C, H, W) with each dimension in [1, 2^31 - 1] (the C API's int32 sizes) and at most 2^32
+// elements (16 GiB of float32). Checked for every value, this keeps the ops' shape arithmetic (a dimension times
+// an int32 attribute) and numel() inside int64, and refuses a hostile graph before anything is allocated.
+constexpr int64_t kMaxValueElements = int64_t(1) << 32;
+
+bool value_fits(const Shape &s) {
+    bool ok = s.size() == 4;
+    __int128 n = 1;
+    for (auto d : s) {
+        ok = ok && d >= 1 && d <= INT32_MAX;
+        if (ok) n *= d;
+    }
+    return ok && n <= kMaxValueElements;
+}
+
+[[noreturn]] void value_too_big(const std::string &what, const Shape &s, int status) {
+    fail(pysr_status(status), what + " would have shape " + shape_str(s) + ": a value has 4 dimensions, each in "
+                              "[1, 2^31 - 1], and at most 2^32 elements");
+}
+
+}  // namespace
+
 std::map<std::string, Shape> Graph::infer_shapes(const std::vector<Shape> &input_shapes, int status) const {
     std::map<std::string, Shape> shapes;
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -88,6 +113,7 @@ std::map<std::string, Shape> Graph::infer_shapes(const std::vector<Shape> &input
         if (!ok)
             fail(pysr_status(status), "graph input '" + inputs[i].first + "' must be (N, " +
                                           std::to_string(inputs[i].second) + ", H, W) with N, H, W > 0, got " + shape_str(s));
+        if (!value_fits(s)) value_too_big("graph input '" + inputs[i].first + "'", s, status);
         shapes[inputs[i].first] = s;
     }
     for (const Node &node : nodes) {
@@ -106,7 +132,12 @@ std::map<std::string, Shape> Graph::infer_shapes(const std::vector<Shape> &input
         if (out.size() != node.outputs.size())
             fail_model("node '" + node.name + "' (" + node.op->name + ") declares " + std::to_string(node.outputs.size()) +
                        " outputs, the op gives " + std::to_string(out.size()));
-        for (size_t k = 0; k < out.size(); ++k) shapes[node.outputs[k]] = out[k];
+        for (size_t k = 0; k < out.size(); ++k) {
+            if (!value_fits(out[k]))
+                value_too_big("node '" + node.name + "' (" + node.op->name + "): output '" + node.outputs[k] + "'", out[k],
+                              status);
+            shapes[node.outputs[k]] = out[k];
+        }
     }
     return shapes;
 }

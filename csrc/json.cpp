@@ -5,16 +5,19 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 namespace pysr {
 
 namespace {
 
 constexpr int kMaxDepth = 256;
+constexpr size_t kMaxValues = size_t(1) << 20;  // a value takes ~100 bytes here: 16 MiB of "0," would take 1 GiB
 
 struct Parser {
     const char *p, *begin, *end;
     std::string error;
+    size_t values = 0;
 
     bool fail(const char *what) {
         if (error.empty()) error = std::string(what) + " at byte " + std::to_string(p - begin);
@@ -34,7 +37,10 @@ struct Parser {
         } else if (c < 0x800) {
             s += char(0xC0 | (c >> 6));
             s += char(0x80 | (c & 0x3F));
-        } else if (c < 0x10000) {  // lone surrogates (allowed by Python's json) encode as 3 bytes
+        } else if (c < 0x10000) {
+            // NOTE: a lone surrogate (\ud800, which Python's json keeps) is no UTF-8 character: it becomes U+FFFD, so
+            // that every name and message taken from a file stays valid UTF-8 for the hosts that decode them.
+            if (c >= 0xD800 && c < 0xE000) c = 0xFFFD;
             s += char(0xE0 | (c >> 12));
             s += char(0x80 | ((c >> 6) & 0x3F));
             s += char(0x80 | (c & 0x3F));
@@ -137,6 +143,7 @@ struct Parser {
     }
     bool value(Json &out, int depth) {
         if (depth > kMaxDepth) return fail("nesting deeper than 256");
+        if (++values > kMaxValues) return fail("more than 2^20 values");
         ws();
         if (p >= end) return fail("unexpected end of JSON");
         switch (*p) {
@@ -145,13 +152,13 @@ struct Parser {
                 ++p;
                 ws();
                 if (p < end && *p == '}') { ++p; return true; }
+                std::set<std::string> keys;  // a hostile object has 10^6 keys: no quadratic search
                 while (true) {
                     ws();
                     if (p >= end || *p != '"') return fail("expected a string key");
                     std::string key;
                     if (!string(key)) return false;
-                    for (auto &kv : out.object)
-                        if (kv.first == key) return fail(("repeated key \"" + key + "\"").c_str());
+                    if (!keys.insert(key).second) return fail(("repeated key \"" + key + "\"").c_str());
                     ws();
                     if (p >= end || *p != ':') return fail("expected ':'");
                     ++p;
@@ -237,7 +244,11 @@ const Json *Json::find(const std::string &key) const {
 std::string Json::dump() const {
     std::string o;
     dump_to(o, *this);
-    if (o.size() > 200) o = o.substr(0, 200) + "…";
+    if (o.size() > 200) {
+        size_t cut = 200;
+        while (cut > 0 && (static_cast<unsigned char>(o[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+        o = o.substr(0, cut) + "…";
+    }
     return o;
 }
 

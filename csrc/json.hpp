@@ -5,7 +5,9 @@
 // fit int64 are kept as doubles with is_int = true and big = true so that checks can refuse them.
 // Objects keep their key order (the reader reports the first problem in file order); a repeated key is
 // an error (Python would keep the last one; refusing is stricter and never hides data).
-// Depth is capped at 256 so hostile input cannot exhaust the stack. NaN / Infinity are not accepted.
+// Depth is capped at 256 so hostile input cannot exhaust the stack, and a document holds at most 2^20 values so
+// that it cannot take gigabytes (real headers hold a few thousand). NaN / Infinity are not accepted. A \u escape
+// of a lone surrogate reads as U+FFFD, so every string is valid UTF-8.
 #pragma once
 
 #include <cstdint>

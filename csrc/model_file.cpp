@@ -69,7 +69,7 @@ std::map<std::string, Tensor> read_tensors(const Reader &r, const Json &header, 
         tensor.shape = s;
         size_t n = size_t((end - begin) / 4);
         tensor.data.resize(n);
-        std::memcpy(tensor.data.data(), body + begin, n * 4);  // little-endian host (checked in api.cpp)
+        if (n) std::memcpy(tensor.data.data(), body + begin, n * 4);  // little-endian host (checked in api.cpp)
         for (size_t i = 0; i < n; ++i) {
             if (!std::isfinite(tensor.data[i])) {
                 std::string idx = "(";
@@ -203,6 +203,63 @@ Facts read_facts(const Reader &r, const Json &f) {
     return out;
 }
 
+// ---- state of a recurrent model (model_file.py `check_state`, after the graph is validated) -----------
+
+bool exact_keys(const Json &o, std::vector<std::string> keys) {
+    if (!o.is_object() || o.object.size() != keys.size()) return false;
+    for (const auto &kv : o.object)
+        if (std::find(keys.begin(), keys.end(), kv.first) == keys.end()) return false;
+    return true;
+}
+
+void read_state(const Json &f, Facts &facts, const Graph &g) {
+    const Json *state = f.find("state");
+    if (facts.temporal_kind != PYSR_TEMPORAL_RECURRENT) {
+        if (state) fail_model("model facts: 'state' is only for recurrent models, not '" + facts.temporal + "'");
+        return;
+    }
+    if (!state || !exact_keys(*state, {"frame_input", "frame_output", "carry"}))
+        fail_model("model facts: a recurrent model needs 'state' with exactly the keys carry, frame_input, "
+                   "frame_output; got " + (state ? state->dump() : std::string("None")));
+    std::set<std::string> inputs, outputs(g.outputs.begin(), g.outputs.end());
+    for (auto &in : g.inputs) inputs.insert(in.first);
+    auto is_input = [&](const Json &v) { return v.is_string() && inputs.count(v.string); };
+    auto is_output = [&](const Json &v) { return v.is_string() && outputs.count(v.string); };
+    const Json &fi = *state->find("frame_input"), &fo = *state->find("frame_output");
+    if (!is_input(fi) || !is_output(fo))
+        fail_model("model facts: state frame_input " + fi.dump() + " / frame_output " + fo.dump() +
+                   " must be a graph input / output");
+    State &st = facts.state;
+    st.frame_input = fi.string;
+    st.frame_output = fo.string;
+    const Json &carry = *state->find("carry");
+    if (!carry.is_array()) fail_model("model facts: state.carry must be a list");
+    for (const Json &c : carry.array) {
+        if (!exact_keys(c, {"input", "from", "scale", "initial"}))
+            fail_model("model facts: a state.carry entry has exactly input, from, scale, initial; got " + c.dump());
+        const Json &in = *c.find("input"), &from = *c.find("from"), &scale = *c.find("scale"), &init = *c.find("initial");
+        if (!is_input(in) || in.string == st.frame_input)
+            fail_model("model facts: state carries " + in.dump() + ", which is not a state input of the graph");
+        if (!is_input(from) && !is_output(from))
+            fail_model("model facts: state carry 'from' " + from.dump() + " is neither a graph input nor output");
+        if (!scale.is_integer() || scale.integer < 1 || scale.integer > INT32_MAX || !init.is_string() ||
+            (init.string != "zeros" && init.string != "frame"))
+            fail_model("model facts: state carry " + in.dump() + ": scale must be an integer >= 1 and initial one of "
+                       "('zeros', 'frame'), got " + scale.dump() + ", " + init.dump());
+        st.carry.push_back({in.string, from.string, int(scale.integer), init.string == "frame"});
+    }
+    inputs.erase(st.frame_input);
+    std::vector<std::string> want(inputs.begin(), inputs.end()), got;
+    for (auto &c : st.carry) got.push_back(c.input);
+    std::sort(got.begin(), got.end());
+    if (got != want) {
+        std::string w, c;
+        for (auto &v : want) w += (w.empty() ? "'" : ", '") + v + "'";
+        for (auto &v : st.carry) c += (c.empty() ? "'" : ", '") + v.input + "'";
+        fail_model("model facts: state must carry each of the inputs [" + w + "] once, carries [" + c + "]");
+    }
+}
+
 // ---- graph JSON (graph.py `Graph.from_json`, `Node.from_json`) --------------------------------------
 
 [[noreturn]] void graph_bad(const Reader &r, const std::string &msg) { r.bad(msg); }
@@ -220,6 +277,7 @@ Graph read_graph(const Reader &r, const Json &d) {
     Graph g;
     const Json &inputs = *d.find("inputs");
     if (!inputs.is_array()) graph_bad(r, "graph input must be {'name': str, 'channels': int}, got " + inputs.dump());
+    std::map<std::string, size_t> index;  // of each name in g.inputs
     for (auto &item : inputs.array) {
         if (!item.is_object() || item.object.size() != 2 || !item.find("name") || !item.find("channels") ||
             !item.find("name")->is_string())
@@ -227,10 +285,9 @@ Graph read_graph(const Reader &r, const Json &d) {
         const Json &ch = *item.find("channels");
         if (!ch.is_integer() || ch.integer <= 0 || ch.integer > (1 << 20))
             graph_bad(r, "graph input '" + item.find("name")->string + "': channels must be a positive integer");
-        bool dup = false;
-        for (auto &in : g.inputs)
-            if (in.first == item.find("name")->string) { in.second = ch.integer; dup = true; }  // Python: last wins
-        if (!dup) g.inputs.emplace_back(item.find("name")->string, ch.integer);
+        auto seen = index.emplace(item.find("name")->string, g.inputs.size());
+        if (seen.second) g.inputs.emplace_back(item.find("name")->string, ch.integer);
+        else g.inputs[seen.first->second].second = ch.integer;  // Python: last wins
     }
     if (!string_list(*d.find("outputs"))) graph_bad(r, "graph 'outputs' must be a list of value names");
     for (auto &o : d.find("outputs")->array) g.outputs.push_back(o.string);
@@ -322,6 +379,7 @@ Model read_model(const uint8_t *data, size_t size, const std::string &where) {
     m.file_graph.params = params;
     try {
         m.file_graph.validate();
+        read_state(fj, m.facts, m.file_graph);
         std::set<std::string> used;
         for (auto &node : m.file_graph.nodes)
             for (auto &p : node.params) used.insert(p.second);
@@ -332,7 +390,13 @@ Model read_model(const uint8_t *data, size_t size, const std::string &where) {
         if (unused)
             fail_model("tensor '" + first + "' is not used by any node of the graph (" + std::to_string(unused) + " unused)");
         std::vector<Shape> nominal;
-        for (auto &in : m.file_graph.inputs) nominal.push_back({1, in.second, kNominalSize, kNominalSize});
+        std::map<std::string, int64_t> scale;  // a carried input at its state scale times the nominal size
+        for (auto &c : m.facts.state.carry) scale[c.input] = c.scale;
+        for (auto &in : m.file_graph.inputs) {
+            auto it = scale.find(in.first);
+            int64_t size = kNominalSize * (it == scale.end() ? 1 : it->second);
+            nominal.push_back({1, in.second, size, size});
+        }
         m.file_graph.infer_shapes(nominal, PYSR_STATUS_INVALID_MODEL);
     } catch (const Error &e) {
         fail(e.status, where + ": " + e.what());

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <map>
 
 #include "error.hpp"
@@ -12,11 +13,15 @@ namespace pysr {
 
 namespace {
 constexpr int64_t kMaxValueElements = int64_t(1) << 32;  // 16 GiB of floats: refuse larger values
-}
 
-std::unique_ptr<Plan> compile_plan(const Graph &g, const Shape &input, int threads) {
-    if (g.inputs.size() != 1) fail(PYSR_STATUS_UNSUPPORTED, "libpysr runs graphs with exactly one input");
-    auto shapes = g.infer_shapes({input}, PYSR_STATUS_SHAPE_ERROR);
+constexpr int kUnplaced = std::numeric_limits<int>::min();  // a value before it gets its slot
+}  // namespace
+
+std::unique_ptr<Plan> compile_plan(const Graph &g, const std::vector<Shape> &inputs, int threads) {
+    if (inputs.size() != g.inputs.size())
+        fail(PYSR_STATUS_INTERNAL, "compile_plan: " + std::to_string(inputs.size()) + " input shapes for a graph of " +
+                                       std::to_string(g.inputs.size()) + " inputs");
+    auto shapes = g.infer_shapes(inputs, PYSR_STATUS_SHAPE_ERROR);
     auto plan = std::make_unique<Plan>();
     std::map<std::string, int> id;
     auto value = [&](const std::string &v) {
@@ -28,13 +33,26 @@ std::unique_ptr<Plan> compile_plan(const Graph &g, const Shape &input, int threa
         if (numel(s) > kMaxValueElements || numel(s) < 0)
             fail(PYSR_STATUS_SHAPE_ERROR, "value '" + v + "' would have shape " + shape_str(s) + ": too large");
         plan->shapes.push_back(s);
-        plan->slot_of.push_back(0);
+        plan->slot_of.push_back(kUnplaced);
         return k;
     };
-    plan->input = value(g.inputs[0].first);
-    plan->output = value(g.outputs[0]);
-    plan->input_shape = shapes.at(g.inputs[0].first);
-    plan->output_shape = shapes.at(g.outputs[0]);
+    // The caller's buffers: graph input k is -1 - k, graph output j is -1 - (inputs + j). An output that is also
+    // an input or an earlier output keeps that place and is copied after the run.
+    const int n_in = int(g.inputs.size());
+    for (int k = 0; k < n_in; ++k) {
+        int v = value(g.inputs[size_t(k)].first);
+        plan->inputs.push_back(v);
+        plan->input_shapes.push_back(plan->shapes[size_t(v)]);
+        plan->slot_of[size_t(v)] = -1 - k;
+    }
+    for (size_t j = 0; j < g.outputs.size(); ++j) {
+        int v = value(g.outputs[j]);
+        plan->outputs.push_back(v);
+        plan->output_shapes.push_back(plan->shapes[size_t(v)]);
+        if (plan->slot_of[size_t(v)] == kUnplaced) plan->slot_of[size_t(v)] = -1 - (n_in + int(j));
+    }
+    plan->input_shape = plan->input_shapes.at(0);
+    plan->output_shape = plan->output_shapes.at(0);
     // Greedy slots in execution order; a value's slot is freed after its last reader. (pysr/graph/memory.py now
     // places values largest first and makes split/concat channel views; this planner has neither yet.)
     std::vector<int> last_use;
@@ -48,11 +66,9 @@ std::unique_ptr<Plan> compile_plan(const Graph &g, const Shape &input, int threa
         for (int v : node_in[i]) last_use[size_t(v)] = int(i);
     std::vector<int64_t> sizes;
     std::vector<int> free_slots;
-    plan->slot_of[size_t(plan->input)] = -1;
-    if (plan->output != plan->input) plan->slot_of[size_t(plan->output)] = -2;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
         for (int v : node_out[i]) {
-            if (v == plan->input || v == plan->output) continue;
+            if (plan->slot_of[size_t(v)] != kUnplaced) continue;  // the caller's buffer
             int64_t need = numel(plan->shapes[size_t(v)]);
             int slot = -1;
             for (int s : free_slots)
@@ -95,12 +111,20 @@ std::unique_ptr<Plan> compile_plan(const Graph &g, const Shape &input, int threa
     return plan;
 }
 
-void run_plan(Plan &plan, const float *x, float *y, ThreadPool &pool) {
+std::unique_ptr<Plan> compile_plan(const Graph &g, const Shape &input, int threads) {
+    if (g.inputs.size() != 1) fail(PYSR_STATUS_UNSUPPORTED, "libpysr runs graphs with exactly one input");
+    Graph one = g;
+    one.outputs.resize(1);
+    return compile_plan(one, std::vector<Shape>{input}, threads);
+}
+
+void run_plan(Plan &plan, const float *const *x, float *const *y, ThreadPool &pool) {
+    const int n_in = int(plan.inputs.size());
     auto ptr = [&](int v) -> float * {
         int s = plan.slot_of[size_t(v)];
-        if (s == -1) return const_cast<float *>(x);  // read only: no op writes its input
-        if (s == -2) return y;
-        return plan.slots[size_t(s)].data();
+        if (s >= 0) return plan.slots[size_t(s)].data();
+        int k = -1 - s;
+        return k < n_in ? const_cast<float *>(x[k]) : y[k - n_in];  // inputs are read only: no op writes its input
     };
     std::vector<const float *> in;
     std::vector<float *> out;
@@ -111,7 +135,13 @@ void run_plan(Plan &plan, const float *x, float *y, ThreadPool &pool) {
         for (int v : step.out) out.push_back(ptr(v));
         step.state->run(in.data(), out.data(), pool);
     }
-    if (plan.output == plan.input) std::memcpy(y, x, size_t(numel(plan.input_shape)) * sizeof(float));
+    for (size_t j = 0; j < plan.outputs.size(); ++j) {
+        int v = plan.outputs[j];
+        if (plan.slot_of[size_t(v)] != -1 - (n_in + int(j)))
+            std::memcpy(y[j], ptr(v), size_t(numel(plan.output_shapes[j])) * sizeof(float));
+    }
 }
+
+void run_plan(Plan &plan, const float *x, float *y, ThreadPool &pool) { run_plan(plan, &x, &y, pool); }
 
 }  // namespace pysr

@@ -1,4 +1,4 @@
-// A plan: one graph compiled for one input shape. Shapes inferred, every node prepared (OpState: packed
+// A plan: one graph compiled for one shape per input. Shapes inferred, every node prepared (OpState: packed
 // weights, tables, per-thread scratch), intermediate values assigned to reusable slots by the greedy rule
 // of pysr/graph/memory.py, slot buffers allocated once. A plan belongs to one session.
 #pragma once
@@ -21,17 +21,24 @@ struct Plan {
         std::vector<int> in, out;  // value ids
     };
     std::vector<Shape> shapes;      // per value id
-    std::vector<int> slot_of;       // per value id; -1: the graph input (caller's), -2: the output (caller's)
+    // per value id: a slot index >= 0, or -1 - k for the caller's buffer k: graph input k (k < inputs.size()),
+    // else graph output k - inputs.size()
+    std::vector<int> slot_of;
     std::vector<std::vector<float>> slots;
     std::vector<Step> steps;
-    int input = -1, output = -1;
-    Shape input_shape, output_shape;
+    std::vector<int> inputs, outputs;               // value ids, in graph order
+    std::vector<Shape> input_shapes, output_shapes;
+    Shape input_shape, output_shape;                // the first of each
 };
 
-// Compiles the graph (one input, outputs[0] is the result) for `input` (N, C, H, W). Throws SHAPE_ERROR
-// when the size does not fit the graph, OUT_OF_MEMORY when the buffers cannot be had.
+// Compiles the graph for one shape (N, C, H, W) per graph input; every graph output is written to a buffer of
+// the caller. Throws SHAPE_ERROR when the sizes do not fit the graph, OUT_OF_MEMORY when the buffers cannot be
+// had.
+std::unique_ptr<Plan> compile_plan(const Graph &g, const std::vector<Shape> &inputs, int threads);
+// The same for a graph with one input; outputs[0] is the result (other outputs stay internal).
 std::unique_ptr<Plan> compile_plan(const Graph &g, const Shape &input, int threads);
-// Runs it: x has input_shape, y receives output_shape (both contiguous NCHW).
+// Runs it: x[k] has input_shapes[k], y[k] receives output_shapes[k] (all contiguous NCHW, y distinct from x).
+void run_plan(Plan &plan, const float *const *x, float *const *y, ThreadPool &pool);
 void run_plan(Plan &plan, const float *x, float *y, ThreadPool &pool);
 
 }  // namespace pysr

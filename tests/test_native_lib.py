@@ -3,9 +3,10 @@
 One session-scoped build (cmake + ninja/make, -j2) into a temporary folder, installed to a temporary
 prefix; the host example (examples/host) is built against that INSTALLED package with find_package.
 The library is then loaded with ctypes and compared with the Python `cpu` backend:
-  facts · float planes (ESPCN ×4, random tiny models, one with every resampling/warp op, F-EDSR, a tiny
-  SOF-VSR) · RGB uint8 frames · damaged files ·
-  the y4m host example on real video · one model shared by sessions on 4 threads.
+  facts · float planes (ESPCN ×4, random tiny models, one with every resampling/warp op, F-EDSR) · RGB uint8
+  frames · YUV 4:2:0 frames against pysr's video path · damaged files · the y4m host example on real video · one
+  model shared by sessions on 4 threads · the soname.
+Recurrent and window models (send / receive) are tests/test_native_temporal.py, on the same build.
 Skips with the reason when cmake or a C++ compiler is missing.
 """
 
@@ -27,8 +28,10 @@ from pysr.graph.graph import Graph, Node
 ROOT = Path(__file__).resolve().parent.parent
 ESPCN = ROOT / "weights" / "espcn_x4.pysr"
 OK = 0
+AGAIN = 8
 STATUS = {0: "ok", 1: "invalid argument", 2: "I/O error", 3: "invalid model", 4: "unsupported", 5: "shape error",
-          6: "out of memory", 7: "internal"}
+          6: "out of memory", 7: "internal", 8: "again"}
+VERSION = "0.2.0"
 
 
 def _compiler() -> str | None:
@@ -46,9 +49,23 @@ def _run(cmd, **kw):
     return res
 
 
+_BUILT: dict = {}
+
+
+def built(tmp_path_factory) -> dict:
+    """Build + install libpysr, build the host example against the install: paths of everything. Once per test
+    run: tests/test_native_temporal.py's fixture calls this too (an imported fixture would build again)."""
+    if "paths" not in _BUILT:
+        _BUILT["paths"] = _build(tmp_path_factory)
+    return _BUILT["paths"]
+
+
 @pytest.fixture(scope="session")
 def native(tmp_path_factory):
-    """Build + install libpysr, build the host example against the install: paths of everything."""
+    return built(tmp_path_factory)
+
+
+def _build(tmp_path_factory) -> dict:
     if not shutil.which("cmake"):
         pytest.skip("cmake is not installed: the C library cannot be built")
     if not _compiler():
@@ -70,11 +87,34 @@ def native(tmp_path_factory):
 class Facts(ctypes.Structure):
     _fields_ = [(n, ctypes.c_int32) for n in ("scale", "colour_mode", "temporal_kind", "window", "receptive_field",
                                               "input_channels", "output_channels")] + \
-               [("input_lo", ctypes.c_float), ("input_hi", ctypes.c_float)]
+               [("input_lo", ctypes.c_float), ("input_hi", ctypes.c_float), ("latency", ctypes.c_int32)]
 
 
 class Params(ctypes.Structure):
     _fields_ = [("num_threads", ctypes.c_int32), ("batch", ctypes.c_int32)]
+
+
+class Yuv420(ctypes.Structure):
+    """pysr_yuv420_src and pysr_yuv420_dst (one layout)."""
+    _fields_ = [(n, ctypes.c_void_p) for n in "yuv"] + [(f"{n}_stride", ctypes.c_ssize_t) for n in "yuv"] + \
+               [("matrix", ctypes.c_int32), ("range", ctypes.c_int32)]
+
+
+MATRIX = {"bt709": 1, "bt601": 6}   # pysr_yuv_matrix (H.273 codes)
+RANGE = {"limited": 1, "full": 2}   # pysr_yuv_range
+
+
+def yuv420(planes, colour) -> Yuv420:
+    """The struct for (Y, U, V) uint8 planes (kept alive by the caller) in `colour` (pysr.video.colour.Colour)."""
+    y, u, v = planes
+    return Yuv420(y.ctypes.data, u.ctypes.data, v.ctypes.data, y.strides[0], u.strides[0], v.strides[0],
+                  MATRIX[colour.matrix], RANGE[colour.range])
+
+
+def yuv420_planes(h, w, fill=7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y h×w, U and V ⌈h/2⌉×⌈w/2⌉, poisoned with `fill`."""
+    hc, wc = -(-h // 2), -(-w // 2)
+    return np.full((h, w), fill, np.uint8), np.full((hc, wc), fill, np.uint8), np.full((hc, wc), fill, np.uint8)
 
 
 class Lib:
@@ -98,6 +138,18 @@ class Lib:
         c.pysr_session_run_float.argtypes = [vp, vp, vp]
         c.pysr_session_run_rgb_u8.argtypes = [vp, vp, sz, vp, sz]
         c.pysr_session_run_y_u8.argtypes = [vp, vp, sz, vp, sz]
+        c.pysr_session_resize.argtypes = [vp, i32, i32]
+        for kind in ("rgb_u8", "y_u8"):
+            getattr(c, f"pysr_session_send_{kind}").argtypes = [vp, vp, sz]
+            getattr(c, f"pysr_session_receive_{kind}").argtypes = [vp, vp, sz]
+        yp = ctypes.POINTER(Yuv420)
+        c.pysr_session_run_yuv420_u8.argtypes = [vp, yp, yp]
+        c.pysr_session_send_yuv420_u8.argtypes = [vp, yp]
+        c.pysr_session_receive_yuv420_u8.argtypes = [vp, yp]
+        c.pysr_session_send_float.argtypes = [vp, vp]
+        c.pysr_session_receive_float.argtypes = [vp, vp]
+        c.pysr_session_flush.argtypes = [vp]
+        c.pysr_session_reset.argtypes = [vp]
 
     def error(self) -> str:
         return self.c.pysr_last_error().decode()
@@ -145,6 +197,15 @@ class Lib:
         h, w, _ = frame.shape
         out = np.zeros((h * scale, w * scale, 3), np.uint8)
         st = self.c.pysr_session_run_rgb_u8(s, frame.ctypes.data, frame.strides[0], out.ctypes.data, out.strides[0])
+        assert st == OK, self.error()
+        return out
+
+    def run_yuv420(self, s, planes, scale: int, colour, out_colour=None):
+        """(Y, U, V) planes in, the output planes (poisoned first) out, each in its colour."""
+        h, w = planes[0].shape
+        out = yuv420_planes(h * scale, w * scale)
+        st = self.c.pysr_session_run_yuv420_u8(s, ctypes.byref(yuv420(planes, colour)),
+                                               ctypes.byref(yuv420(out, out_colour or colour)))
         assert st == OK, self.error()
         return out
 
@@ -300,14 +361,14 @@ def tiny_models(tmp_path_factory):
 
 
 def test_version_and_facts(lib):
-    assert lib.c.pysr_version().decode() == "0.1.0"
+    assert lib.c.pysr_version().decode() == VERSION
     assert lib.c.pysr_status_to_string(3).decode() == "invalid model file"
     m = lib.load(ESPCN)
     try:
         py = pysr.load(ESPCN)
         f = lib.facts(m)
         assert f == {"scale": 4, "colour_mode": 1, "temporal_kind": 1, "window": 0, "receptive_field": 4,
-                     "input_channels": 1, "output_channels": 1, "input_lo": 0.0, "input_hi": 1.0}
+                     "input_channels": 1, "output_channels": 1, "input_lo": 0.0, "input_hi": 1.0, "latency": 0}
         assert f["scale"] == py.scale and f["receptive_field"] == py.facts["receptive_field"]
         assert lib.c.pysr_model_name(m).decode() == "espcn_x4"
         s = lib.session(m, 13, 7)
@@ -328,7 +389,6 @@ def test_version_and_facts(lib):
     ("y_x2", (1, 1, 18, 26)), ("y_x2", (1, 1, 2, 2)),
     ("flow_x2", (1, 1, 18, 26)), ("flow_x2", (2, 1, 8, 12)), ("flow_x2", (1, 1, 2, 2)),
     ("fedsr_x4", (1, 1, 17, 23)), ("fedsr_x4", (2, 1, 5, 4)), ("fedsr_x3_rgb", (1, 3, 13, 9)),
-    ("sofvsr_x2", (1, 3, 16, 20)), ("sofvsr_x2", (2, 3, 8, 12)),
 ])
 def test_float_plane_matches_cpu_backend(lib, tiny_models, which, shape):
     path = ESPCN if which == "espcn" else tiny_models[which]
@@ -392,6 +452,145 @@ def test_rgb_frame_matches_pysr_run(lib, tiny_models, which, h, w):
     # Both sides round x·255 half to even from float32; the float32 values differ by ~1e-6 (summation
     # order), which flips a rounding only when x·255 lies within ~1e-4 of a .5: at most ±1, very rarely.
     assert diff.max() <= 1 and (diff > 0).mean() <= 1e-3, f"{which}: {(diff > 0).sum()} of {diff.size} differ"
+
+
+# ---- (c') YUV 4:2:0 frames against pysr's video path ----------------------------------------------------
+
+
+def nearest_x2() -> pysr.Model:
+    """RGB ×2 by pixel replication (a 1×1 conv with weights 0 and 1, then a pixel shuffle): every float is exact on
+    both sides, so the YUV frame path of the library must give pysr's bytes exactly."""
+    w = np.zeros((12, 3, 1, 1), np.float32)
+    for c in range(3):
+        w[4 * c : 4 * c + 4, c] = 1.0
+    nodes = [Node("conv2d", "c", ["x"], ["c"], {"weight": "w"}, {"padding": [0, 0]}),
+             Node("pixel_shuffle", "ps", ["c"], ["y"], {}, {"scale": 2})]
+    facts = {"architecture": "test_nearest", "scale": 2, "colour": {"mode": "rgb"}, "input_range": [0.0, 1.0],
+             "receptive_field": 0, "temporal": "single", "licence": "MIT", "provenance": {"source": "test"}}
+    return pysr.Model(Graph({"x": 3}, ["y"], nodes, {"w": w}), facts)
+
+
+def yuv_frame(h, w, colour, seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """4:2:0 planes of smooth content with noise (pysr's own RGB → YUV), and a few random samples anywhere in
+    0..255 (YUV that leaves the RGB cube: the clipping)."""
+    from pysr.video.colour import rgb_to_yuv
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 128 + 100 * np.sin(yy[..., None] / 3.0 + xx[..., None] / 5.0 + np.arange(3))
+    planes = rgb_to_yuv(np.clip(base + rng.normal(0, 20, (h, w, 3)), 0, 255).astype(np.uint8), colour)
+    for p in planes:
+        hit = rng.random(p.shape) < 0.05
+        p[hit] = rng.integers(0, 256, int(hit.sum()))
+    return planes
+
+
+def python_yuv420(planes, model, colour, out_colour=None):
+    """What `pysr upscale` does with a 4:2:0 frame (pysr/video: reader, job, writer), backend cpu."""
+    from pysr.video.colour import rgb_to_yuv, yuv_to_rgb
+
+    hr = pysr.run(yuv_to_rgb(*planes, colour), model=model, backend="cpu")
+    return rgb_to_yuv(hr, out_colour or colour, (2, 2))
+
+
+def padded(planes, extra=(3, 5, 2)):
+    """The same planes in wider rows (strides beyond the row)."""
+    out = []
+    for p, e in zip(planes, extra):
+        wide = np.full((p.shape[0], p.shape[1] + e), 99, np.uint8)
+        wide[:, : p.shape[1]] = p
+        out.append(wide[:, : p.shape[1]])
+    return out
+
+
+def compare_planes(got, want, what, exact=False) -> float:
+    """Share of equal bytes over the three planes; every byte within 1 (exact: all equal)."""
+    d = np.concatenate([np.abs(g.astype(int) - r.astype(int)).ravel() for g, r in zip(got, want)])
+    for name, g, r in zip("YUV", got, want):
+        assert g.shape == r.shape, f"{what} {name}: shape {g.shape}, Python {r.shape}"
+    same = float((d == 0).mean())
+    assert d.max() <= (0 if exact else 1) and same >= 0.999, f"{what}: {same:.5%} equal, max diff {d.max()}"
+    return same
+
+
+COLOURS = [("bt601", "limited"), ("bt601", "full"), ("bt709", "limited"), ("bt709", "full")]
+
+
+@pytest.mark.parametrize("which, h, w", [("nearest", 1, 1), ("nearest", 1, 2), ("nearest", 3, 1), ("nearest", 7, 9),
+                                         ("nearest", 16, 22), ("espcn", 17, 23), ("espcn", 16, 10),
+                                         ("rgb_x3", 13, 11), ("y_x2", 12, 18)])
+@pytest.mark.parametrize("matrix, rng", COLOURS)
+def test_yuv420_frame_matches_python_video_path(lib, tiny_models, tmp_path, which, h, w, matrix, rng):
+    """run_yuv420_u8 against pysr's conversions around pysr.run (backend cpu): bit-exact through the exact model,
+    within the RGB entry point's rare ±1 through the others (Y models: their own colour facts give the network's Y,
+    chroma by the model's resize, as in pysr's video path). Odd sizes, padded strides, all four colours."""
+    from pysr.video.colour import Colour
+
+    if which == "nearest":
+        path = tmp_path / "nearest.pysr"
+        nearest_x2().save(path)
+    else:
+        path = ESPCN if which == "espcn" else tiny_models[which]
+    model = pysr.load(path)
+    colour = Colour(matrix, rng)
+    planes = yuv_frame(h, w, colour, seed=h * w)
+    want = python_yuv420(planes, model, colour)
+    m = lib.load(path)
+    try:
+        s = lib.session(m, w, h)
+        got = lib.run_yuv420(s, planes, model.scale, colour)
+        # padded strides, in and out, give the same bytes and write nothing past a row
+        hs, ws = h * model.scale, w * model.scale
+        out = padded(yuv420_planes(hs, ws))
+        st = lib.c.pysr_session_run_yuv420_u8(s, ctypes.byref(yuv420(padded(planes), colour)),
+                                              ctypes.byref(yuv420(out, colour)))
+        assert st == OK, lib.error()
+        assert all(np.array_equal(a, b) for a, b in zip(out, got))
+        assert all((p.base[:, p.shape[1]:] == 99).all() for p in out)
+        # another output colour (a yuvj* output of a limited-range stream is full range): only the way out changes
+        other = Colour("bt709" if matrix == "bt601" else "bt601", "full" if rng == "limited" else "limited")
+        got_other = lib.run_yuv420(s, planes, model.scale, colour, other)
+        lib.c.pysr_session_free(s)
+    finally:
+        lib.c.pysr_model_free(m)
+    exact = which == "nearest"
+    same = compare_planes(got, want, f"{which} {h}×{w} {colour}", exact)
+    compare_planes(got_other, python_yuv420(planes, model, colour, other), f"{which} {colour} → {other}", exact)
+    print(f"{which} {h}×{w} {colour}: {same:.5%} of the bytes equal")
+
+
+def test_yuv420_argument_errors(lib):
+    from pysr.video.colour import Colour
+
+    m = lib.load(ESPCN)
+    try:
+        s = lib.session(m, 9, 7)
+        colour = Colour("bt601", "limited")
+        planes, out = yuv420_planes(7, 9), yuv420_planes(28, 36)
+        src, dst = yuv420(planes, colour), yuv420(out, colour)
+        run = lib.c.pysr_session_run_yuv420_u8
+
+        def check(st, text):
+            assert st == 1 and text in lib.error(), (st, lib.error())
+
+        check(run(s, None, ctypes.byref(dst)), "src is NULL")
+        check(run(s, ctypes.byref(src), None), "dst is NULL")
+        for field, value, text in (("u", None, "src->u is NULL"), ("y_stride", 8, "src->y_stride 8"),
+                                   ("v_stride", 4, "src->v_stride 4 is less than a row (5"),
+                                   ("matrix", 0, "src->matrix is 0"), ("matrix", 2, "src->matrix is 2"),
+                                   ("range", 3, "src->range is 3")):
+            bad = yuv420(planes, colour)
+            setattr(bad, field, value)
+            check(run(s, ctypes.byref(bad), ctypes.byref(dst)), text)
+        bad = yuv420(out, colour)
+        bad.u_stride = 17
+        check(run(s, ctypes.byref(src), ctypes.byref(bad)), "dst->u_stride 17 is less than a row (18")
+        bt470bg = yuv420(planes, colour)
+        bt470bg.matrix = 5                          # BT.470BG: the BT.601 matrix
+        assert run(s, ctypes.byref(bt470bg), ctypes.byref(dst)) == OK, lib.error()
+        lib.c.pysr_session_free(s)
+    finally:
+        lib.c.pysr_model_free(m)
 
 
 # ---- (d) damaged files: an error status with a message, never a crash --------------------------------
@@ -531,7 +730,31 @@ def test_sessions_on_threads_match_sequential_runs(native, tiny_models):
         assert res.stdout.strip() == "ok"
 
 
-def test_pkg_config_file(native):
+def test_pkg_config_file(native, tmp_path):
+    """pysr.pc of the install (in a temporary prefix: it finds the prefix from its own folder) builds and links a C
+    program that runs."""
     pc = (native["lib"].parent / "pkgconfig" / "pysr.pc").read_text()
-    assert "Version: 0.1.0" in pc and "-lpysr" in pc
+    assert f"Version: {VERSION}" in pc and "-lpysr" in pc
     assert (native["prefix"] / "include" / "pysr.h").exists()
+    cc = next((c for c in (os.environ.get("CC"), "cc", "gcc", "clang") if c and shutil.which(c)), None)
+    if not shutil.which("pkg-config") or not cc:
+        pytest.skip("pkg-config or a C compiler is missing")
+    env = {**os.environ, "PKG_CONFIG_PATH": str(native["lib"].parent / "pkgconfig")}
+    flags = _run(["pkg-config", "--cflags", "--libs", "pysr"], env=env).stdout.split()
+    app = tmp_path / "app.c"
+    app.write_text('#include <pysr.h>\n#include <stdio.h>\n'
+                   'int main(void) { printf("%s %d\\n", pysr_version(), PYSR_API_VERSION); return 0; }\n')
+    rpath = f"-Wl,-rpath,{native['lib'].parent}"
+    _run([cc, "-std=c99", "-Wall", "-Werror", app, *flags, rpath, "-o", tmp_path / "app"])
+    assert _run([tmp_path / "app"]).stdout.split() == [VERSION, "2"]
+
+
+def test_soname_carries_major_and_minor_while_major_is_0(native):
+    """0.x: any minor release may change the ABI, so the soname is libpysr.so.MAJOR.MINOR."""
+    major, minor, _ = VERSION.split(".")
+    soname = f"libpysr.so.{major}.{minor}" if major == "0" else f"libpysr.so.{major}"
+    lib = native["lib"]
+    assert os.readlink(lib) == soname and (lib.parent / soname).resolve().name == f"libpysr.so.{VERSION}"
+    if shutil.which("readelf"):
+        assert f"[{soname}]" in _run(["readelf", "-d", lib]).stdout
+        assert f"[{soname}]" in _run(["readelf", "-d", native["host"]]).stdout    # what the host asks the loader for

@@ -11,6 +11,7 @@
 // one panel buffer of k·nt floats.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -80,8 +81,10 @@ std::vector<Shape> shape(const Node &n, const Graph &g, const std::vector<Shape>
     if (cin % grp || cout % grp)
         shape_fail("conv2d: channels in=" + std::to_string(cin) + " out=" + std::to_string(cout) +
                    " are not divisible by groups=" + std::to_string(grp));
-    if (cpg * grp != cin)
-        shape_fail("conv2d: weight expects " + std::to_string(cpg * grp) + " input channels (Cin/groups=" +
+    if (cpg != cin / grp)  // cin % grp == 0 here; cpg·grp could overflow (a zero-size weight has any dimensions)
+        shape_fail("conv2d: weight expects " +
+                   (cpg <= INT64_MAX / grp ? std::to_string(cpg * grp) : std::string("more than 2^63")) +
+                   " input channels (Cin/groups=" +
                    std::to_string(cpg) + ", groups=" + std::to_string(grp) + "), input has " + std::to_string(cin));
     if (a.pad_mode == PadMode::Reflect && (a.pad_h >= x[2] || a.pad_w >= x[3]))
         shape_fail("conv2d: reflect padding (" + std::to_string(a.pad_h) + ", " + std::to_string(a.pad_w) +

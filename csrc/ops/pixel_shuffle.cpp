@@ -11,7 +11,8 @@ namespace pysr {
 Shape shuffled_shape(const char *op, const Shape &s, int r) {
     if (s[1] % (int64_t(r) * r))
         shape_fail(std::string(op) + ": input channels " + std::to_string(s[1]) + " are not a multiple of scale² = " +
-                   std::to_string(r * r) + "\nHINT: the conv before a pixel shuffle must output out_channels·r² channels");
+                   std::to_string(int64_t(r) * r) +
+                   "\nHINT: the conv before a pixel shuffle must output out_channels·r² channels");
     return {s[0], s[1] / (int64_t(r) * r), s[2] * r, s[3] * r};
 }
 

@@ -125,8 +125,12 @@ const Json &file_attrs(const Node &n) {
 }
 
 int64_t numel(const Shape &s) {
+    // Parameters are any rank: a zero-size one may have huge other dimensions, so the product saturates.
     int64_t n = 1;
-    for (auto d : s) n *= d;
+    for (auto d : s)
+        if (d == 0) return 0;
+    for (auto d : s)
+        if (__builtin_mul_overflow(n, d, &n)) return INT64_MAX;
     return n;
 }
 

@@ -3,11 +3,16 @@
 //   pysr_host -m MODEL.pysr [-i IN.y4m|-] [-o OUT.y4m|-] [--matrix bt601|bt709] [--range limited|full]
 //             [--threads N]
 //
-// Each frame is converted to RGB (pysr/video/colour.py's formulas), upscaled with the RGB entry point
-// (Y models run their own colour pipeline inside: Y through the network, chroma by the model's bicubic,
-// exactly as pysr.run does) and converted back with the stream's chroma subsampling. Matrix and range
-// default as pysr's video path assumes for untagged streams: BT.709 from 720 lines up, else BT.601;
-// range from XCOLORRANGE, else limited.
+// 4:2:0 frames go through libpysr's YUV420 entry points, which do what `pysr upscale` does: planes to RGB
+// (pysr/video/colour.py), the model (a Y model runs its own colour pipeline: Y through the network, chroma by the
+// model's resize, exactly as pysr.run does), RGB back to planes. 4:4:4 frames, which those entry points do not
+// take, are converted here with the same formulas (yuv.cpp) around the RGB entry points. Matrix and range default
+// as pysr's video path assumes for untagged streams: BT.709 from 720 lines up, else BT.601; range from
+// XCOLORRANGE, else limited.
+//
+// One loop serves every temporal kind: send a frame, write every output that is ready; at the end of the
+// input flush and write the rest. A single-frame or recurrent model gives each output at once, a window(k)
+// model k frames later (the last k come after the flush): as many frames out as in, in order.
 #include <pysr.h>
 
 #include <cstdio>
@@ -70,21 +75,58 @@ int main(int argc, char **argv) {
     pysr_session_output_size(session, &ow, &oh);
     y4m_write_header(out, hdr, ow, oh);
 
-    std::vector<uint8_t> y, u, v, rgb(size_t(hdr.width) * size_t(hdr.height) * 3), rgb_hr(size_t(ow) * size_t(oh) * 3);
-    int frames = 0;
+    const bool i420 = hdr.sub == 2;
+    std::vector<uint8_t> y, u, v, yo(size_t(ow) * size_t(oh)), uo, vo, rgb, rgb_hr;
+    const int ocw = i420 ? (ow + 1) / 2 : ow, och = i420 ? (oh + 1) / 2 : oh;
+    uo.resize(size_t(ocw) * size_t(och));
+    vo.resize(uo.size());
+    pysr_yuv420_src src = {};
+    pysr_yuv420_dst dst = {yo.data(), uo.data(), vo.data(), ow, ocw, ocw, 0, 0};
+    src.matrix = dst.matrix = colour.bt709 ? PYSR_YUV_MATRIX_BT709 : PYSR_YUV_MATRIX_BT601;
+    src.range = dst.range = colour.full ? PYSR_YUV_RANGE_FULL : PYSR_YUV_RANGE_LIMITED;
+    if (!i420) {
+        rgb.resize(size_t(hdr.width) * size_t(hdr.height) * 3);
+        rgb_hr.resize(size_t(ow) * size_t(oh) * 3);
+    }
+    int frames = 0, written = 0;
+    // Writes every output that is ready; false on a failure.
+    auto drain = [&]() {
+        pysr_status st;
+        while ((st = i420 ? pysr_session_receive_yuv420_u8(session, &dst)
+                          : pysr_session_receive_rgb_u8(session, rgb_hr.data(), ptrdiff_t(ow) * 3)) == PYSR_STATUS_OK) {
+            if (!i420) rgb_to_yuv444(rgb_hr.data(), ow, oh, colour, yo, uo, vo);
+            y4m_write_frame(out, yo, uo, vo);
+            ++written;
+        }
+        return st == PYSR_STATUS_AGAIN;
+    };
     while (y4m_read_frame(in, hdr, y, u, v, err)) {
-        yuv_to_rgb(y.data(), u.data(), v.data(), hdr.width, hdr.height, hdr.sub, colour, rgb.data());
-        if (pysr_session_run_rgb_u8(session, rgb.data(), ptrdiff_t(hdr.width) * 3, rgb_hr.data(), ptrdiff_t(ow) * 3) !=
-            PYSR_STATUS_OK)
-            return die(pysr_last_error());
-        rgb_to_yuv(rgb_hr.data(), ow, oh, hdr.sub, colour, y, u, v);
-        y4m_write_frame(out, y, u, v);
+        pysr_status st;
+        if (i420) {
+            src.y = y.data();
+            src.u = u.data();
+            src.v = v.data();
+            src.y_stride = hdr.width;
+            src.u_stride = src.v_stride = hdr.chroma_w();
+            st = pysr_session_send_yuv420_u8(session, &src);
+        } else {
+            yuv444_to_rgb(y.data(), u.data(), v.data(), hdr.width, hdr.height, colour, rgb.data());
+            st = pysr_session_send_rgb_u8(session, rgb.data(), ptrdiff_t(hdr.width) * 3);
+        }
+        // after a drain no output waits, so the frame is always taken
+        if (st != PYSR_STATUS_OK || !drain()) return die(pysr_last_error());
         ++frames;
     }
     if (!err.empty()) return die(in_path + ": frame " + std::to_string(frames) + ": " + err);
+    if (pysr_session_flush(session) != PYSR_STATUS_OK || !drain()) return die(pysr_last_error());
+    if (written != frames)
+        return die("wrote " + std::to_string(written) + " frame(s) for " + std::to_string(frames) + " read");
     std::fflush(out);
-    std::fprintf(stderr, "pysr_host: %d frame(s) %dx%d -> %dx%d with %s (libpysr %s)\n", frames, hdr.width, hdr.height, ow,
-                 oh, pysr_model_name(model), pysr_version());
+    const char *kinds[] = {"", "single-frame", "window", "recurrent"};
+    std::fprintf(stderr, "pysr_host: %d frame(s) %dx%d -> %dx%d with %s (%s, latency %d; libpysr %s)\n", frames,
+                 hdr.width, hdr.height, ow, oh, pysr_model_name(model),
+                 facts.temporal_kind >= 1 && facts.temporal_kind <= 3 ? kinds[facts.temporal_kind] : "?", facts.latency,
+                 pysr_version());
     pysr_session_free(session);
     pysr_model_free(model);
     if (in != stdin) std::fclose(in);

@@ -19,7 +19,7 @@ void constants(Colour c, double &kr, double &kb, float &off, float &ys, float &c
 
 }  // namespace
 
-void yuv_to_rgb(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int h, int sub, Colour c, uint8_t *rgb) {
+void yuv444_to_rgb(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int h, Colour c, uint8_t *rgb) {
     double kr, kb;
     float off, ys, cs;
     constants(c, kr, kb, off, ys, cs);
@@ -27,25 +27,18 @@ void yuv_to_rgb(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int
     const float ky = float(255.0 / ys), kc = float(255.0 / cs);
     const float a_r = float(2 * (1 - kr)), a_b = float(2 * (1 - kb));
     const float g_r = float(2 * (1 - kr) * kr / kg), g_b = float(2 * (1 - kb) * kb / kg);
-    const int cw = (w + sub - 1) / sub;
-    for (int i = 0; i < h; ++i)
-        for (int j = 0; j < w; ++j) {
-            size_t ci = size_t(i / sub) * size_t(cw) + size_t(j / sub);
-            float yf = (float(y[size_t(i) * size_t(w) + size_t(j)]) - off) * ky;
-            float pb = (float(u[ci]) - 128.0f) * kc;
-            float pr = (float(v[ci]) - 128.0f) * kc;
-            float r = yf + a_r * pr;
-            float b = yf + a_b * pb;
-            float g = yf - g_r * pr - g_b * pb;
-            uint8_t *o = rgb + (size_t(i) * size_t(w) + size_t(j)) * 3;
-            o[0] = to_u8(r);
-            o[1] = to_u8(g);
-            o[2] = to_u8(b);
-        }
+    for (size_t k = 0; k < size_t(w) * size_t(h); ++k) {
+        float yf = (float(y[k]) - off) * ky;
+        float pb = (float(u[k]) - 128.0f) * kc;
+        float pr = (float(v[k]) - 128.0f) * kc;
+        rgb[3 * k] = to_u8(yf + a_r * pr);
+        rgb[3 * k + 1] = to_u8(yf - g_r * pr - g_b * pb);
+        rgb[3 * k + 2] = to_u8(yf + a_b * pb);
+    }
 }
 
-void rgb_to_yuv(const uint8_t *rgb, int w, int h, int sub, Colour c, std::vector<uint8_t> &y, std::vector<uint8_t> &u,
-                std::vector<uint8_t> &v) {
+void rgb_to_yuv444(const uint8_t *rgb, int w, int h, Colour c, std::vector<uint8_t> &y, std::vector<uint8_t> &u,
+                   std::vector<uint8_t> &v) {
     double kr, kb;
     float off, ys, cs;
     constants(c, kr, kb, off, ys, cs);
@@ -53,35 +46,15 @@ void rgb_to_yuv(const uint8_t *rgb, int w, int h, int sub, Colour c, std::vector
     const float fr = float(kr), fg = float(kg), fb = float(kb);
     const float sb = float(cs / 255.0 / (2 * (1 - kb))), sr = float(cs / 255.0 / (2 * (1 - kr)));
     const float sy = float(ys / 255.0);
-    std::vector<float> pb(size_t(w) * size_t(h)), pr(pb.size());
-    y.resize(pb.size());
-    for (size_t k = 0; k < pb.size(); ++k) {
+    const size_t n = size_t(w) * size_t(h);
+    y.resize(n);
+    u.resize(n);
+    v.resize(n);
+    for (size_t k = 0; k < n; ++k) {
         float r = rgb[3 * k], g = rgb[3 * k + 1], b = rgb[3 * k + 2];
         float yl = fr * r + fg * g + fb * b;
-        pb[k] = (b - yl) * sb;
-        pr[k] = (r - yl) * sr;
         y[k] = to_u8(yl * sy + off);
+        u[k] = to_u8((b - yl) * sb + 128.0f);
+        v[k] = to_u8((r - yl) * sr + 128.0f);
     }
-    const int cw = (w + sub - 1) / sub, ch = (h + sub - 1) / sub;
-    u.resize(size_t(cw) * size_t(ch));
-    v.resize(u.size());
-    auto at = [&](const std::vector<float> &p, int i, int j) {  // edge padding
-        i = i < h ? i : h - 1;
-        j = j < w ? j : w - 1;
-        return p[size_t(i) * size_t(w) + size_t(j)];
-    };
-    for (int i = 0; i < ch; ++i)
-        for (int j = 0; j < cw; ++j) {
-            float mb, mr;
-            if (sub == 1) {
-                mb = pb[size_t(i) * size_t(w) + size_t(j)];
-                mr = pr[size_t(i) * size_t(w) + size_t(j)];
-            } else {  // numpy's mean over (2, 2): pairwise (a + b) + (c + d), then / 4
-                int y0 = 2 * i, x0 = 2 * j;
-                mb = ((at(pb, y0, x0) + at(pb, y0, x0 + 1)) + (at(pb, y0 + 1, x0) + at(pb, y0 + 1, x0 + 1))) / 4.0f;
-                mr = ((at(pr, y0, x0) + at(pr, y0, x0 + 1)) + (at(pr, y0 + 1, x0) + at(pr, y0 + 1, x0 + 1))) / 4.0f;
-            }
-            u[size_t(i) * size_t(cw) + size_t(j)] = to_u8(mb + 128.0f);
-            v[size_t(i) * size_t(cw) + size_t(j)] = to_u8(mr + 128.0f);
-        }
 }
