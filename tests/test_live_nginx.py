@@ -81,7 +81,7 @@ def live(tmp_path_factory):
     server = Server(config, log=logs.append)
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
-    end = time.monotonic() + 30
+    end = time.monotonic() + 180        # serve() first compiles the model's kernels (cold numba cache in a fresh clone)
     while server.state != "serving":
         assert thread.is_alive() and time.monotonic() < end, logs
         time.sleep(0.05)
