@@ -149,6 +149,13 @@ void run_session(const pysr_model_t *model, const pysr_model_facts &f, Size sz) 
     bool y_ok = f.input_channels == 1 && f.output_channels == 1;
     int need = f.colour_mode == PYSR_COLOUR_Y ? 1 : 3;
     bool rgb_ok = f.input_channels == need && f.output_channels == need;
+    // YUV 4:2:0 views of the same buffers (3 bytes a pixel hold all three planes); output in another colour
+    const ptrdiff_t in_cw = (sz.w + 1) / 2, out_cw = (ow + 1) / 2;
+    const size_t in_c = size_t(in_cw) * size_t((sz.h + 1) / 2), out_c = size_t(out_cw) * size_t((oh + 1) / 2);
+    const pysr_yuv420_src yuv_in = {src.data(), src.data() + in_px, src.data() + in_px + in_c, sz.w, in_cw, in_cw,
+                                    PYSR_YUV_MATRIX_BT709, PYSR_YUV_RANGE_LIMITED};
+    const pysr_yuv420_dst yuv_out = {dst.data(), dst.data() + out_px, dst.data() + out_px + out_c, ow, out_cw, out_cw,
+                                     PYSR_YUV_MATRIX_BT601, PYSR_YUV_RANGE_FULL};
     auto call = [](const char *what, pysr_status st) {
         if (st != PYSR_STATUS_OK) check_failure(what, st);
     };
@@ -161,6 +168,9 @@ void run_session(const pysr_model_t *model, const pysr_model_facts &f, Size sz) 
         reset(s);
         for (int t = 0; t < 2 && rgb_ok; ++t)
             call("pysr_session_run_rgb_u8", pysr_session_run_rgb_u8(s, src.data(), src3, dst.data(), dst3));
+        reset(s);
+        for (int t = 0; t < 2 && rgb_ok; ++t)
+            call("pysr_session_run_yuv420_u8", pysr_session_run_yuv420_u8(s, &yuv_in, &yuv_out));
     } else {  // window(k): send / receive only; 3 frames, so the sequence's ends reflect
         sequence(s, "pysr_session_send/receive_float", [&] { return pysr_session_send_float(s, x.data()); },
                  [&] { return pysr_session_receive_float(s, y.data()); }, 3);
@@ -171,6 +181,9 @@ void run_session(const pysr_model_t *model, const pysr_model_facts &f, Size sz) 
             sequence(s, "pysr_session_send/receive_rgb_u8",
                      [&] { return pysr_session_send_rgb_u8(s, src.data(), src3); },
                      [&] { return pysr_session_receive_rgb_u8(s, dst.data(), dst3); }, 3);
+        if (rgb_ok)
+            sequence(s, "pysr_session_send/receive_yuv420_u8", [&] { return pysr_session_send_yuv420_u8(s, &yuv_in); },
+                     [&] { return pysr_session_receive_yuv420_u8(s, &yuv_out); }, 3);
     }
     pysr_session_free(s);
 }
