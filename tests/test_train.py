@@ -187,6 +187,22 @@ def test_resume_is_bit_exact(torch, image_dir, tmp_path):
         train(TrainConfig(**{**base.__dict__, "checkpoint": ckpt, "seed": 1}), resume=True, pairs=pairs)
 
 
+def test_resume_accepts_the_same_folders_spelled_another_way(torch, image_dir, tmp_path, monkeypatch):
+    from pysr.train.loop import TrainConfig, train
+
+    ckpt = str(tmp_path / "run.ckpt")
+    base = TrainConfig(td.DataConfig((str(image_dir),), scale=2), channels=(4, 4), patch=8, batch=2, steps=4,
+                       checkpoint=ckpt, checkpoint_every=2, log_every=100)
+    train(TrainConfig(**{**base.__dict__, "stop_at": 2}), log=lambda s: None)
+    monkeypatch.chdir(image_dir.parent)                    # the same folder, now as a relative path
+    relative = TrainConfig(**{**base.__dict__, "data": td.DataConfig((image_dir.name,), scale=2)})
+    assert train(relative, resume=True, log=lambda s: None).step == 4
+    with pytest.raises(InputError, match="sources"):       # another folder is still refused
+        other = tmp_path / "other"
+        other.mkdir()
+        train(TrainConfig(**{**base.__dict__, "data": td.DataConfig((str(other),), scale=2)}), resume=True)
+
+
 # --- (4) data ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("degradation", td.DEGRADATIONS)

@@ -112,6 +112,7 @@ def identity(cfg: TrainConfig) -> dict:
     for key in RESUME_FREE:
         d.pop(key)
     d.pop("threads")
+    d["data"]["sources"] = [os.path.realpath(src) for src in cfg.data.sources]   # the same folders, however spelled
     path = d.pop("fedsr")
     if d.pop("init") is not None:               # the starting weights' content decides the result, not their path
         d["init_sha256"] = file_sha256(cfg.init)
