@@ -252,6 +252,80 @@ def test_cold_start_fits_thp_and_sets_th():
     assert len(control.events) == 2 and not trainer.training     # no scene change: no second run
 
 
+class ProbeTrainer(ScriptedTrainer):
+    """A ScriptedTrainer whose evaluations also say by how much the candidate beats the published model:
+    `advantage(run, step)` for the run-th run (0-based), every 20 steps."""
+
+    def __init__(self, advantage):
+        super().__init__()
+        self.score, self.runs, self.advantage = advantage, -1, []
+
+    def start(self):
+        self.runs, self.advantage = self.runs + 1, []
+        return super().start()
+
+    def run(self, steps: int, budget: int = 10**9):
+        for _ in range(steps):
+            if not self.training:
+                return
+            self.run_steps += 1
+            if self.run_steps % 20 == 0:
+                self.advantage.append((float(self.run_steps), self.score(self.runs, self.run_steps)))
+
+
+def probe_control(advantage, **probe):
+    from test_runtime import tiny
+
+    from pysr.live.trainer import ControlConfig, ProbeConfig, TrainingControl
+
+    trainer, logs = ProbeTrainer(advantage), []
+    control = TrainingControl(tiny(2), trainer, ControlConfig(MonitorConfig(k=4), StopRule(th_s=2.5), cold_start=False,
+                                                              probe=ProbeConfig(**probe)), log=logs.append)
+    return trainer, control, logs
+
+
+def test_a_probe_that_pays_trains_until_it_pays_off():
+    """After every_s seconds without training a probe opens; it beats the deployed model by more than the margin, so
+    the run goes on, and stops after `patience` evaluations below keep_db. The next probe waits every_s again."""
+    pays = {20: 0.3, 40: 0.25, 60: 0.2, 80: 0.04, 100: 0.06, 120: 0.03, 140: 0.01}
+    trainer, control, logs = probe_control(lambda run, step: pays.get(step, 0.0) if run == 0 else 0.0,
+                                           every_s=3.0, steps=40, margin_db=0.1, keep_db=0.05, patience=2)
+    for n in range(16):
+        control.keyframe(float(n), *scene("A", n, 16, 16))
+        trainer.run(20)
+    kinds = [e[0] for e in control.events]
+    assert kinds[:3] == ["start", "continue", "stop"], control.events
+    assert control.events[0][1].startswith("probe: 3.0 s without training")
+    assert "+0.25 dB" in control.events[1][1] and control.events[2][1].startswith("paid off")
+    # the paying run stopped at the keyframe after step 140 (two evaluations in a row below 0.05 dB), not at 80
+    stop_x = [x for x in logs if x.startswith("training stop (paid off")]
+    assert len(stop_x) == 1 and "after 140 steps" in stop_x[0], logs
+    # the second probe (run 1) opens 3 s after that stop and gains nothing: stopped at its judgement
+    assert kinds[3:5] == ["start", "stop"] and "< 0.10" in control.events[4][1], control.events
+    assert trainer.runs == 1 and trainer.ended == "probe" and not trainer.training
+
+
+def test_a_probe_that_does_not_pay_stops_and_probes_again_later():
+    trainer, control, logs = probe_control(lambda run, step: 0.02, every_s=2.0, steps=20, margin_db=0.1)
+    for n in range(10):
+        control.keyframe(float(n), *scene("A", n, 16, 16))
+        trainer.run(20)
+    starts = [e for e in control.events if e[0] == "start"]
+    assert len(starts) >= 2 and all(e[0] in ("start", "stop") for e in control.events), control.events
+    assert all(e[1].startswith("probe: candidate +0.02 dB") for e in control.events if e[0] == "stop")
+    assert trainer.run_steps <= 20            # each probe ran one evaluation's worth of steps
+    assert control.stop_rule.th_p is None     # a probe's curve is never taken for the cold start's
+
+
+def test_probe_config_refuses_nonsense():
+    from pysr.errors import InputError
+    from pysr.live.trainer import ProbeConfig
+
+    for bad in ({"every_s": 0}, {"steps": 0}, {"margin_db": -1}, {"patience": 0}):
+        with pytest.raises(InputError, match="probe"):
+            ProbeConfig(**bad)
+
+
 # -- (d) update pacing within the uplink ----------------------------------------------------------------------
 
 class FakeClock:

@@ -45,6 +45,9 @@ def register(sub) -> None:
     t.add_argument("--train-steps", type=int, default=3000, help="step budget of one training run (default 3000)")
     t.add_argument("--train-eval", type=int, default=100, help="evaluate the candidate (and send it if better) every "
                    "N steps, or every 10 s (default 100)")
+    t.add_argument("--probe", type=_positive, default=None, metavar="S", help="after S seconds of stream without "
+                   "training, train a probe of 100 steps and go on while fresh training beats the deployed model "
+                   "(docs/live.md, 'Probe runs'; default: no probes)")
     t.add_argument("--train-threads", type=int, default=1, help="torch threads (default 1)")
     t.add_argument("--backend", default="cpu", help="pysr backend of the monitor's gains (default cpu)")
     p.set_defaults(func=cmd_push)
@@ -63,7 +66,7 @@ def cmd_push(args) -> None:
         if min(args.train_steps, args.train_threads, args.train_eval) < 1:
             raise InputError("--train-steps, --train-eval and --train-threads must be >= 1")
         train = TrainOptions(args.model, args.control, args.uplink, args.key, args.stream, args.th_s, args.train_steps,
-                             args.train_eval, args.train_threads, backend=args.backend)
+                             args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
                      max(0, args.retries), args.frames, args.keyframe_s, train)
     from pysr.video.colour import ColourWarning

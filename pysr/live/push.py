@@ -65,6 +65,7 @@ class TrainOptions:
     threads: int = 1                    # torch threads
     margin: float = 0.1                 # share of the uplink kept free
     backend: str = "cpu"                # engine backend of the monitor's gains
+    probe_s: float | None = None        # a probe run after this many seconds without training (None: no probes)
 
 
 @dataclass
@@ -162,7 +163,7 @@ def start_training(cfg: PushConfig, video_bps: int, log=say) -> LiveTraining:
     import pysr
     from pysr.live.publisher import HttpTransport, UpdatePublisher
     from pysr.live.stop_rule import StopRule
-    from pysr.live.trainer import ControlConfig, OnlineTrainer, TrainerConfig, TrainingControl
+    from pysr.live.trainer import ControlConfig, OnlineTrainer, ProbeConfig, TrainerConfig, TrainingControl
     from pysr.live.uplink import UplinkBudget
 
     opts = cfg.train
@@ -176,8 +177,9 @@ def start_training(cfg: PushConfig, video_bps: int, log=say) -> LiveTraining:
     hr_size = (width * model.scale, height * model.scale)
     trainer = OnlineTrainer(model, TrainerConfig(eval_steps=opts.eval_steps, budget_steps=opts.steps,
                                                    threads=opts.threads), log=log)
-    control = TrainingControl(model, trainer, ControlConfig(stop=StopRule(th_s=opts.th_s), backend=opts.backend),
-                              log=log)
+    probe = None if opts.probe_s is None else ProbeConfig(every_s=opts.probe_s)
+    control = TrainingControl(model, trainer, ControlConfig(stop=StopRule(th_s=opts.th_s), backend=opts.backend,
+                                                            probe=probe), log=log)
     publisher = UpdatePublisher(transport, key, opts.stream or key, model, budget, video_bps, control.accepted,
                                 log=log)
     trainer.publish = lambda m, gain: publisher.submit(m)

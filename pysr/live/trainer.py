@@ -153,6 +153,7 @@ class OnlineTrainer:
         self._thread: threading.Thread | None = None
         self.steps = self.run_steps = self.published = self.pairs_seen = 0
         self.curve: list[tuple[float, float]] = []     # (step of the run, candidate gain) at each evaluation
+        self.advantage: list[tuple[float, float]] = []  # (step of the run, candidate gain − published model's gain)
         self.ended: str | None = None                   # why the trainer closed the last run itself
         self.run_started = self.run_seconds = self._last_eval = 0.0
         first = self.export()
@@ -202,7 +203,7 @@ class OnlineTrainer:
             if self._training:
                 return False
             self._training, self.ended = True, None
-            self.run_steps, self.curve = 0, []
+            self.run_steps, self.curve, self.advantage = 0, [], []
             self.run_started = self._last_eval = self.clock()
             self._cond.notify_all()
             return True
@@ -300,6 +301,7 @@ class OnlineTrainer:
         if not math.isfinite(cand):
             return
         self.curve.append((float(self.run_steps), cand))
+        self.advantage.append((float(self.run_steps), cand - pub))
         if cand > pub + self.config.min_gain_db:
             model = self.export()
             self.best.load_state_dict(self.net.state_dict())
@@ -322,11 +324,29 @@ class OnlineTrainer:
 
 # -- when to train --------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Probe runs (docs/live.md, "Probe runs"): after `every_s` seconds of stream without training, train `steps`
+    steps and ask whether fresh training pays on the newest keyframes, whatever the monitored gain says."""
+
+    every_s: float = 20.0       # stream seconds since the last run ended (or the cold start) before a probe
+    steps: int = 100            # the probe is judged at its first evaluation at or after this many steps
+    margin_db: float = 0.1      # ... and continues if its candidate beats the deployed model by this much
+    keep_db: float = 0.05       # a run the probe opened goes on while its evaluations beat the published model by this
+    patience: int = 2           # ... and stops after this many evaluations in a row below keep_db
+
+    def __post_init__(self):
+        if not (self.every_s > 0 and self.steps >= 1 and self.margin_db >= 0 and self.keep_db >= 0
+                and self.patience >= 1):
+            raise InputError("probe: need every_s > 0, steps >= 1, margin_db >= 0, keep_db >= 0, patience >= 1")
+
+
 @dataclass
 class ControlConfig:
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     stop: StopRule = field(default_factory=StopRule)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    probe: ProbeConfig | None = None    # None: only the patent's triggers (cold start, scene change)
     cold_start: bool = True     # the first run starts at the first keyframe (and its curve fits THp)
     backend: str = "cpu"        # the engine backend of the gains
     queue: int = 4              # keyframes waiting for the control thread; more are dropped (said once each)
@@ -350,6 +370,10 @@ class TrainingControl:
         self._cold = self.config.cold_start
         self._cold_pending = self.config.cold_start     # THp not fitted yet
         self._running = False
+        self._kind = "rule"            # the open run: "rule" (stopped by TH), "probe", "paying" (a probe that paid)
+        self._judged = 0               # evaluations of the open run already judged (probe and paying runs)
+        self._idle_since: float | None = None   # stream time the last run ended (or of the first keyframe)
+        self._x = 0.0
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue(self.config.queue)
         self._thread: threading.Thread | None = None
@@ -380,9 +404,19 @@ class TrainingControl:
         step = self.monitor.update(x, gain)
         s = step.smoothed
         self.keyframes += 1
+        self._x = x
+        if self._idle_since is None:
+            self._idle_since = x
         self.log(f"keyframe at {x:.2f} s: gain {gain:+.2f} dB over bicubic (model v{version}), smoothed {s:+.2f} dB")
         if self._running and not self.trainer.training:
             self._stopped(self.trainer.ended or "stopped", s)
+        if self.trainer.training and self._kind != "rule":
+            if step.event is None:
+                self._judge(s)
+                return gain
+            self._kind = "rule"         # a scene change during a probe: the run goes on under the stop rule
+            self.log(f"scene change (smoothed gain fell {-step.event.jump_db:.2f} dB) during a probe: the run goes "
+                     f"on until {self.threshold_text()}")
         if self.trainer.training:
             if self.stop_rule.should_stop(s):
                 self.trainer.stop("TH")
@@ -402,19 +436,53 @@ class TrainingControl:
             why = "cold start"
         if why is not None:
             self._cold = False
-            self.trainer.start()
-            self._running = True
-            self.events.append(("start", why))
+            self._open("rule", why)
             self.log(f"training start ({why}), {self.threshold_text()}")
+        elif (probe := self.config.probe) is not None and x - self._idle_since >= probe.every_s:
+            self._open("probe", f"probe: {x - self._idle_since:.1f} s without training")
+            self.log(f"training start (probe of {probe.steps} steps: does fresh training beat the deployed model by "
+                     f"{probe.margin_db:.2f} dB?)")
         return gain
+
+    def _open(self, kind: str, why: str) -> None:
+        self.trainer.start()
+        self._running, self._kind, self._judged = True, kind, 0
+        self.events.append(("start", why))
+
+    def _judge(self, smoothed: float) -> None:
+        """A probe or a run a probe opened, at a keyframe: does training still pay on the newest keyframes?"""
+        probe, adv = self.config.probe, list(getattr(self.trainer, "advantage", []))
+        if len(adv) <= self._judged:
+            return
+        new, self._judged = adv[self._judged:], len(adv)
+        steps, a = new[-1]
+        if self._kind == "probe":
+            if steps < probe.steps:
+                return
+            if a >= probe.margin_db:
+                self._kind = "paying"
+                self.events.append(("continue", f"probe paid: candidate {a:+.2f} dB over the deployed model after "
+                                                f"{steps:.0f} steps"))
+                self.log(f"probe: the candidate beats the deployed model by {a:+.2f} dB after {steps:.0f} steps: "
+                         f"training goes on while it gains {probe.keep_db:.2f} dB an evaluation")
+                return
+            why = (f"probe: candidate {a:+.2f} dB over the deployed model after {steps:.0f} steps, "
+                   f"< {probe.margin_db:.2f}")
+        else:
+            low = [v for _, v in adv[-probe.patience:]]
+            if len(low) < probe.patience or max(low) >= probe.keep_db:
+                return
+            why = f"paid off: {probe.patience} evaluations below {probe.keep_db:.2f} dB over the published model"
+        self.trainer.stop("probe")
+        self._stopped(why, smoothed)
 
     def _stopped(self, why: str, smoothed: float) -> None:
         t = self.trainer
-        self._running = False
+        self._running, self._idle_since = False, self._x
         self.events.append(("stop", why))
         self.log(f"training stop ({why}) after {t.run_steps} steps, {t.run_seconds:.1f} s; smoothed gain "
                  f"{smoothed:+.2f} dB, {self.threshold_text()}; {t.published} models exported so far")
-        if not self._cold_pending:
+        if not self._cold_pending or self._kind != "rule":
             return
         ts, gs = [p[0] for p in t.curve], [p[1] for p in t.curve]
         if len(ts) < self.config.plateau.min_points:
