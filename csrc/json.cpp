@@ -131,13 +131,13 @@ struct Parser {
         out.type = Json::Type::Number;
         out.is_int = is_int;
         out.number = std::strtod(text.c_str(), nullptr);
+        // An integer literal must fit a double too (pysr/io/model_file.py refuses 1e400 written out in digits alike).
+        if (!std::isfinite(out.number)) return fail("number out of float range");
         if (is_int) {
             errno = 0;
             long long v = std::strtoll(text.c_str(), nullptr, 10);
             if (errno == ERANGE) out.big = true;
             else out.integer = v;
-        } else if (!std::isfinite(out.number)) {
-            return fail("number out of float range");  // Python gives inf; a finite check refuses it later anyway
         }
         return true;
     }

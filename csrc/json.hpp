@@ -2,7 +2,8 @@
 //
 // Numbers keep whether they were written as integers (no '.', no exponent), as Python's json does,
 // because the format distinguishes int from float (shapes, offsets, attributes). Integers that do not
-// fit int64 are kept as doubles with is_int = true and big = true so that checks can refuse them.
+// fit int64 are kept as doubles with is_int = true and big = true so that checks can refuse them; a number (integer
+// or not) beyond double range is an error.
 // Objects keep their key order (the reader reports the first problem in file order); a repeated key is
 // an error (Python would keep the last one; refusing is stricter and never hides data).
 // Depth is capped at 256 so hostile input cannot exhaust the stack, and a document holds at most 2^20 values so

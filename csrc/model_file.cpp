@@ -129,6 +129,8 @@ Facts read_facts(const Reader &r, const Json &f) {
     for (auto &k : required) {
         const Json *v = f.find(k.first);
         if (!v) r.bad(std::string("model facts: '") + k.first + "' is missing");
+        if (k.second == T::Int && v->is_integer() && !has_type(*v, T::Int))
+            r.bad(std::string("model facts: '") + k.first + "' must be an int32, in [-2^31, 2^31 - 1], got " + v->dump());
         if (!has_type(*v, k.second))
             r.bad(std::string("model facts: '") + k.first + "' must be " + type_name(k.second) + ", got " + v->dump());
     }
@@ -173,7 +175,9 @@ Facts read_facts(const Reader &r, const Json &f) {
             ok = t[i] >= '0' && t[i] <= '9';
             k = k * 10 + (t[i] - '0');
         }
-        if (!ok || k < 1) r.bad("model facts: temporal must be single, recurrent or window(k), got '" + t + "'");
+        if (!ok || k < 1)
+            r.bad("model facts: temporal must be single, recurrent or window(k) with k >= 1 of at most 9 digits, got '" +
+                  t + "'");
         out.temporal_kind = PYSR_TEMPORAL_WINDOW;
         out.window = int(k);
     }
@@ -284,7 +288,9 @@ Graph read_graph(const Reader &r, const Json &d) {
             graph_bad(r, "graph input must be {'name': str, 'channels': int}, got " + item.dump());
         const Json &ch = *item.find("channels");
         if (!ch.is_integer() || ch.integer <= 0 || ch.integer > (1 << 20))
-            graph_bad(r, "graph input '" + item.find("name")->string + "': channels must be a positive integer");
+            graph_bad(r, "graph input '" + item.find("name")->string +
+                             "': channels must be a positive integer, at most 2^20 (a limit of the reader), got " +
+                             ch.dump());
         auto seen = index.emplace(item.find("name")->string, g.inputs.size());
         if (seen.second) g.inputs.emplace_back(item.find("name")->string, ch.integer);
         else g.inputs[seen.first->second].second = ch.integer;  // Python: last wins

@@ -39,7 +39,7 @@ void parse(const Json &j, Attrs &a) {
             attr_fail(op, "padding must be (ph, pw), got " + pad->dump());
         for (auto &p : pad->array)
             if (!p.is_integer() || p.integer < 0 || p.integer > (1 << 20))
-                attr_fail(op, "attribute padding=" + p.dump() + " must be an integer >= 0");
+                attr_fail(op, "attribute padding=" + p.dump() + " must be an integer in [0, 2^20]");
         a.pad_h = int(pad->array[0].integer);
         a.pad_w = int(pad->array[1].integer);
     }

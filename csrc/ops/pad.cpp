@@ -27,7 +27,7 @@ void parse(const Json &j, Attrs &a) {
     a.sizes.clear();
     for (auto &v : pads->array) {
         if (!v.is_integer() || v.integer < 0 || v.integer > (1 << 24))
-            attr_fail("pad", "attribute pads=" + v.dump() + " must be an integer >= 0");
+            attr_fail("pad", "attribute pads=" + v.dump() + " must be an integer in [0, 2^24]");
         a.sizes.push_back(v.integer);
     }
     std::string mode = r.choice("mode", "zeros", {kModes[0], kModes[1], kModes[2]});

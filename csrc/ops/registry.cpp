@@ -72,8 +72,8 @@ int AttrReader::integer(const char *key, int def, int lo) {
     const Json *v = take(key);
     if (!v) return def;
     if (!v->is_integer() || v->integer < lo || v->integer > 0x7fffffff)
-        attr_fail(op, std::string("attribute ") + key + "=" + v->dump() + " must be an integer >= " +
-                          std::to_string(lo));
+        attr_fail(op, std::string("attribute ") + key + "=" + v->dump() + " must be an integer in [" +
+                          std::to_string(lo) + ", 2^31 - 1]");
     return int(v->integer);
 }
 

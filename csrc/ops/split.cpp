@@ -17,7 +17,7 @@ void parse(const Json &j, Attrs &a) {
         attr_fail("split", "sizes must be a non-empty list of positive integers, got " + sizes->dump());
     for (auto &v : sizes->array) {
         if (!v.is_integer() || v.integer < 1 || v.integer > (1 << 24))
-            attr_fail("split", "attribute sizes=" + v.dump() + " must be an integer >= 1");
+            attr_fail("split", "attribute sizes=" + v.dump() + " must be an integer in [1, 2^24]");
         a.sizes.push_back(v.integer);
     }
     r.finish();

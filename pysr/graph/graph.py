@@ -17,6 +17,13 @@ from pysr.ops import spec
 
 Shape = tuple[int, ...]
 
+# Limits shared with libpysr (docs/model-file.md §1): a graph input has at most 2^20 channels; every value is
+# (N, C, H, W) with each dimension in [1, 2^31 - 1] (the C API's int32 sizes) and at most 2^32 elements (16 GiB of
+# float32), at the load-time check's size and at every size a plan is compiled for.
+MAX_INPUT_CHANNELS = 1 << 20
+MAX_VALUE_DIM = 2**31 - 1
+MAX_VALUE_ELEMENTS = 1 << 32
+
 
 @dataclass
 class Node:
@@ -105,8 +112,9 @@ class Graph:
         for item in d["inputs"] if isinstance(d["inputs"], list) else [None]:
             if not isinstance(item, dict) or set(item) != {"name", "channels"}:
                 raise GraphError(f"graph input must be {{'name': str, 'channels': int}}, got {item!r}")
-            if type(item["channels"]) is not int or item["channels"] <= 0:
-                raise GraphError(f"graph input {item['name']!r}: channels must be a positive integer")
+            if type(item["channels"]) is not int or not 0 < item["channels"] <= MAX_INPUT_CHANNELS:
+                raise GraphError(f"graph input {item['name']!r}: channels must be a positive integer, at most 2^20 "
+                                 f"(a limit of the reader), got {item['channels']!r}")
             inputs[item["name"]] = item["channels"]
         if not isinstance(d["outputs"], list) or not all(isinstance(o, str) for o in d["outputs"]):
             raise GraphError("graph 'outputs' must be a list of value names")
@@ -177,6 +185,7 @@ class Graph:
             s = tuple(int(v) for v in input_shapes[name])
             if len(s) != 4 or s[1] != channels or min(s) <= 0:
                 raise ShapeError(f"graph input {name!r} must be (N, {channels}, H, W) with N, H, W > 0, got {s}")
+            _check_value_size(f"graph input {name!r}", s)
             shapes[name] = s
         for node in self.nodes:
             pshapes = {slot: tuple(self.params[p].shape) for slot, p in node.params.items()}
@@ -188,8 +197,16 @@ class Graph:
             if len(outs) != len(node.outputs):
                 raise GraphError(
                     f"node {node.name!r} ({node.op}) declares {len(node.outputs)} outputs, the op gives {len(outs)}")
-            shapes.update(zip(node.outputs, (tuple(o) for o in outs)))
+            for v, s in zip(node.outputs, outs):
+                shapes[v] = tuple(int(d) for d in s)
+                _check_value_size(f"node {node.name!r} ({node.op}): output {v!r}", shapes[v])
         return shapes
+
+
+def _check_value_size(what: str, s: Shape) -> None:
+    if len(s) != 4 or not all(1 <= d <= MAX_VALUE_DIM for d in s) or np.prod(s, dtype=object) > MAX_VALUE_ELEMENTS:
+        raise ShapeError(f"{what} would have shape {s}: a value has 4 dimensions, each in [1, 2^31 - 1], and at most "
+                         "2^32 elements")
 
 
 def run_reference(graph: Graph, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -22,7 +22,14 @@ from pysr.errors import ModelFileError, PysrError
 from pysr.graph.graph import Graph
 
 FORMAT_VERSION = 1
+# Reader limits (docs/model-file.md §1, "Limits"), the same in libpysr: no real model comes near them, and they keep
+# a hostile file from taking gigabytes or minutes. The value-size and attribute limits are in pysr/graph/graph.py
+# and pysr/ops/spec.py.
 MAX_HEADER_BYTES = 16 << 20
+MAX_JSON_DEPTH = 256            # containers around any value of a JSON document
+MAX_JSON_VALUES = 1 << 20       # values in one JSON document (object keys are not values)
+INT32_MAX = 2**31 - 1           # integer facts (scale, receptive_field, a carry's scale) are int32
+MAX_WINDOW_DIGITS = 9           # window(k): k has at most 9 digits, so 2k + 1 frames fits int32
 NOMINAL_SIZE = 64  # H = W used to check parameter shapes against the graph at load time
 TEMPORAL_KINDS = ("single", "recurrent")  # and "window(k)" with k >= 1
 FACT_KEYS = {
@@ -83,20 +90,113 @@ def _fail(where: str, msg: str, hint: str | None = None):
 
 
 def _unique_keys(pairs: list) -> dict:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"repeated key {next(k for k in keys if keys.count(k) > 1)!r}")
-    return dict(pairs)
+    out = dict(pairs)
+    if len(out) != len(pairs):  # name the first key seen twice, as libpysr does (linear: 10^6 keys are allowed)
+        seen: set = set()
+        raise ValueError(f"repeated key {next(k for k, _ in pairs if k in seen or seen.add(k))!r}")
+    return out
 
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def strict_json(text: str):
-    """RFC 8259 JSON as the spec requires it (docs/model-file.md §1): repeated keys in an object and the
-    non-standard NaN / Infinity literals are errors (ValueError)."""
-    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of float range")
+    return value
+
+
+def _finite_int(text: str) -> int:
+    # as libpysr: an integer literal must fit a double too (1e400 written out is refused, not kept as a bignum)
+    _finite_float(text)
+    return int(text)
+
+
+class JsonLimitError(ValueError):
+    """A JSON document over a reader limit (MAX_JSON_DEPTH, MAX_JSON_VALUES)."""
+
+
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+_SPACE = np.frombuffer(b" \t\n\r", np.uint8)
+_NOT_VALUE = np.frombuffer(b",:]}", np.uint8)   # every other byte outside strings is part of some value
+_SLICE = 1 << 20
+
+
+def check_json_limits(doc: bytes) -> None:
+    """libpysr's JSON limits on one document, checked on its bytes before parsing so that a hostile document never
+    becomes millions of Python objects: no value inside more than MAX_JSON_DEPTH containers and at most
+    MAX_JSON_VALUES values (JsonLimitError). Exact for valid JSON; vectorised, in 1 MiB slices (a 16 MiB header
+    takes ~0.2 s and ~50 MiB whatever it holds)."""
+    opens = doc.count(b"[") + doc.count(b"{")
+    if opens <= MAX_JSON_DEPTH and 1 + doc.count(b",") + opens <= MAX_JSON_VALUES:
+        return  # upper bounds (brackets and commas inside strings counted too): every real header ends here
+    a = np.frombuffer(doc, np.uint8)
+    values, depth, quotes, backslashes, last = 1, 0, 0, 0, 0  # carried from slice to slice
+    for i in range(0, len(a), _SLICE):
+        c = a[i : i + _SLICE]
+        # Strings out. A quote closes or opens one unless an odd run of backslashes precedes it (valid JSON has
+        # backslashes only inside strings); the quotes seen so far say which bytes are inside.
+        pos = np.arange(len(c))
+        plain = np.maximum.accumulate(np.where(c == ord("\\"), -1, pos))  # last non-backslash at or before
+        q = np.flatnonzero(c == ord('"'))
+        before = np.where(q > 0, plain[np.maximum(q - 1, 0)], -1)
+        run = np.where(before >= 0, q - 1 - before, q + backslashes)
+        backslashes = len(c) - 1 - plain[-1] if plain[-1] >= 0 else len(c) + backslashes
+        toggle = np.zeros(len(c), np.int8)
+        toggle[q[run % 2 == 0]] = 1
+        inside = (np.cumsum(toggle) + quotes) % 2 == 1
+        quotes += int(toggle.sum())
+        t = c[~inside & ~np.isin(c, _SPACE)]  # the structure: brackets, commas, colons, scalars, closing quotes
+        if not len(t):
+            continue
+        # Values: 1 + commas + containers that held something, counted as they close (not right after the opener):
+        # never more than so far, exact at the end.
+        is_open, is_close = np.isin(t, _OPEN), np.isin(t, _CLOSE)
+        held = is_close & ~np.isin(np.concatenate(([last], t[:-1])), _OPEN)
+        values += int((t == ord(",")).sum()) + int(held.sum())
+        # Depth of a value: the containers open before its first byte.
+        steps = is_open.astype(np.int64) - is_close
+        after = depth + np.cumsum(steps)
+        deepest = int((after - steps)[~np.isin(t, _NOT_VALUE)].max(initial=0))
+        if deepest > MAX_JSON_DEPTH:
+            raise JsonLimitError(f"nests a value {deepest} deep, more than the limit of {MAX_JSON_DEPTH}")
+        if values > MAX_JSON_VALUES:
+            raise JsonLimitError(f"holds at least {values} values, more than the limit of 2^20 = {MAX_JSON_VALUES}")
+        depth, last = int(after[-1]), int(t[-1])
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _fffd(v):
+    """v with every surrogate of its strings as U+FFFD; lists are walked, objects were done by their hook."""
+    if isinstance(v, str):
+        return _SURROGATE.sub("\ufffd", v)
+    return [_fffd(x) for x in v] if isinstance(v, list) else v
+
+
+def _unique_keys_fffd(pairs: list) -> dict:
+    return _unique_keys([(_fffd(k), _fffd(v)) for k, v in pairs])
+
+
+def strict_json(text: str | bytes):
+    """RFC 8259 JSON as the spec requires it (docs/model-file.md §1): repeated keys in an object, the non-standard
+    NaN / Infinity literals and numbers beyond float range are errors (ValueError), and so is a document over the
+    reader limits (JsonLimitError). Bytes are decoded as UTF-8 first (UnicodeDecodeError, a ValueError).
+    As in libpysr, a \\u escape of a lone surrogate reads as U+FFFD (Python's json keeps the surrogate, which no
+    UTF-8 string holds): the two readers see the same names, and the same repeated keys."""
+    if isinstance(text, str):
+        raw = text.encode("utf-8", "surrogatepass")
+    else:
+        raw = bytes(text)
+        text = raw.decode("utf-8")
+    check_json_limits(raw)
+    fffd = re.search(r"\\u[dD][89a-fA-F]", text) is not None  # only then can a lone surrogate come out
+    doc = json.loads(text, object_pairs_hook=_unique_keys_fffd if fffd else _unique_keys,
+                     parse_constant=_no_constant, parse_float=_finite_float, parse_int=_finite_int)
+    return _fffd(doc) if fffd else doc
 
 
 def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
@@ -106,7 +206,9 @@ def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
     if n > MAX_HEADER_BYTES or 8 + n > len(data):
         _fail(where, f"header length {n} does not fit the file ({len(data)} bytes): truncated or not a .pysr file")
     try:
-        header = strict_json(data[8 : 8 + n].decode("utf-8"))
+        header = strict_json(data[8 : 8 + n])
+    except JsonLimitError as err:
+        _fail(where, f"header JSON {err} (a limit of libpysr's reader, docs/model-file.md §1)")
     except (UnicodeDecodeError, ValueError) as err:
         _fail(where, f"header is not valid UTF-8 JSON ({err})")
     if not isinstance(header, dict):
@@ -123,11 +225,15 @@ def _parse(data: bytes, where: str) -> tuple[Graph, dict]:
               "upgrade pysr or re-export the model")
     body = memoryview(data)[8 + n :]
     params = _tensors(header, body, where)
-    try:
-        graph_json = strict_json(meta.get("pysr.graph", ""))
-        facts = strict_json(meta.get("pysr.model", ""))
-    except ValueError as err:
-        _fail(where, f"metadata 'pysr.graph' or 'pysr.model' is missing or not JSON ({err})")
+    docs = {}
+    for key in ("pysr.graph", "pysr.model"):
+        try:
+            docs[key] = strict_json(meta.get(key, ""))
+        except JsonLimitError as err:
+            _fail(where, f"metadata {key!r}: JSON {err} (a limit of libpysr's reader, docs/model-file.md §1)")
+        except ValueError as err:
+            _fail(where, f"metadata 'pysr.graph' or 'pysr.model' is missing or not JSON ({key}: {err})")
+    graph_json, facts = docs["pysr.graph"], docs["pysr.model"]
     check_facts(facts)
     graph = Graph.from_json(graph_json, params)
     graph.validate()
@@ -219,7 +325,7 @@ def check_state(facts: dict, graph: Graph) -> None:
             raise ModelFileError(f"model facts: state carries {c['input']!r}, which is not a state input of the graph")
         if c["from"] not in graph.inputs and c["from"] not in graph.outputs:
             raise ModelFileError(f"model facts: state carry 'from' {c['from']!r} is neither a graph input nor output")
-        if type(c["scale"]) is not int or c["scale"] < 1 or c["initial"] not in STATE_INITIAL:
+        if type(c["scale"]) is not int or not 1 <= c["scale"] <= INT32_MAX or c["initial"] not in STATE_INITIAL:
             raise ModelFileError(f"model facts: state carry {c['input']!r}: scale must be an integer >= 1 and initial "
                                  f"one of {STATE_INITIAL}, got {c['scale']!r}, {c['initial']!r}")
         carried.append(c["input"])
@@ -236,6 +342,8 @@ def check_facts(facts) -> None:
             raise ModelFileError(f"model facts: {key!r} is missing")
         if not isinstance(facts[key], typ) or isinstance(facts[key], bool):
             raise ModelFileError(f"model facts: {key!r} must be {typ.__name__}, got {facts[key]!r}")
+        if typ is int and not -INT32_MAX - 1 <= facts[key] <= INT32_MAX:
+            raise ModelFileError(f"model facts: {key!r} must be an int32, in [-2^31, 2^31 - 1], got {facts[key]!r}")
     for key in set(facts) - set(FACT_KEYS):
         if key not in OPTIONAL_FACT_KEYS:
             raise ModelFileError(f"model facts: unknown key {key!r}")
@@ -249,9 +357,11 @@ def check_facts(facts) -> None:
     if colour.get("mode") not in COLOUR_MODES:
         raise ModelFileError(f"model facts: colour.mode must be one of {COLOUR_MODES}, got {colour.get('mode')!r}")
     rng = facts["input_range"]
-    if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or rng[0] >= rng[1]:
+    if len(rng) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in rng) \
+            or rng[0] >= rng[1]:
         raise ModelFileError(f"model facts: input_range must be [lo, hi] with lo < hi, got {rng!r}")
     t = facts["temporal"]
-    window = re.fullmatch(r"window\(([0-9]+)\)", t)
+    window = re.fullmatch(rf"window\(([0-9]{{1,{MAX_WINDOW_DIGITS}}})\)", t)
     if t not in TEMPORAL_KINDS and not (window and int(window.group(1)) >= 1):
-        raise ModelFileError(f"model facts: temporal must be single, recurrent or window(k), got {t!r}")
+        raise ModelFileError("model facts: temporal must be single, recurrent or window(k) with k >= 1 of at most "
+                             f"{MAX_WINDOW_DIGITS} digits, got {t!r}")

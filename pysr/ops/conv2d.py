@@ -47,7 +47,7 @@ def _check(a):
     if not isinstance(pad, (list, tuple)) or len(pad) != 2:
         raise AttributeSpecError(f"{op}: padding must be (ph, pw), got {pad!r}")
     for p in pad:
-        expect_int(op, "padding", p, lo=0)
+        expect_int(op, "padding", p, lo=0, hi=1 << 20)
     expect_choice(op, "pad_mode", a["pad_mode"], PAD_MODES)
     expect_int(op, "groups", a["groups"], lo=1)
     expect_choice(op, "activation", a["activation"], ACTIVATIONS)

@@ -25,7 +25,7 @@ def _check(attrs):
     if not isinstance(pads, (list, tuple)) or len(pads) != 4:
         raise AttributeSpecError(f"{OP}: pads must be (top, bottom, left, right), got {pads!r}")
     for p in pads:
-        expect_int(OP, "pads", p, lo=0)
+        expect_int(OP, "pads", p, lo=0, hi=1 << 24)
     expect_choice(OP, "mode", attrs["mode"], MODES)
     expect_number(OP, "value", attrs["value"])
     if attrs["mode"] != "zeros" and attrs["value"] != 0.0:

@@ -98,9 +98,15 @@ def expect_choice(op: str, key: str, value: Any, choices: Sequence[Any]) -> None
         raise AttributeSpecError(f"{op}: attribute {key}={value!r} must be one of {list(choices)}")
 
 
-def expect_int(op: str, key: str, value: Any, lo: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise AttributeSpecError(f"{op}: attribute {key}={value!r} must be an integer >= {lo}")
+INT32_MAX = 2**31 - 1
+
+
+def expect_int(op: str, key: str, value: Any, lo: int = 0, hi: int = INT32_MAX) -> None:
+    """An integer in [lo, hi]. Integer attributes are int32 in libpysr (docs/model-file.md §1, limits); a few ops
+    bound theirs lower (conv2d padding 2^20, pad and split sizes 2^24), as libpysr does."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        top = "2^31 - 1" if hi == INT32_MAX else f"2^{hi.bit_length() - 1}" if hi & (hi - 1) == 0 else str(hi)
+        raise AttributeSpecError(f"{op}: attribute {key}={value!r} must be an integer in [{lo}, {top}]")
 
 
 def expect_number(op: str, key: str, value: Any) -> None:

@@ -19,7 +19,7 @@ def _check(attrs):
     if not isinstance(sizes, (list, tuple)) or not sizes:
         raise AttributeSpecError(f"{OP}: sizes must be a non-empty list of positive integers, got {sizes!r}")
     for s in sizes:
-        expect_int(OP, "sizes", s, lo=1)
+        expect_int(OP, "sizes", s, lo=1, hi=1 << 24)
 
 
 def _shape(attrs, in_shapes, param_shapes):
