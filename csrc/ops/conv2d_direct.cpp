@@ -110,28 +110,24 @@ PYSR_INLINE void task(const Plan &P, const float *x, const float *res, float *ou
 
 // One entry per (ISA, MR); NV chosen so MR × NV accumulators fill the register file (16 zmm; 8 ymm / xmm).
 #if defined(__x86_64__) || defined(__i386__)
-#define PYSR_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
-#define PYSR_AVX2 __attribute__((target("avx2,fma")))
-PYSR_AVX512 void task_avx512_1(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
+PYSR_TARGET_AVX512 void task_avx512_1(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
     task<16, 1, 16>(P, x, r, o, s, t);
 }
-PYSR_AVX512 void task_avx512_2(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
+PYSR_TARGET_AVX512 void task_avx512_2(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
     task<16, 2, 8>(P, x, r, o, s, t);
 }
-PYSR_AVX512 void task_avx512_4(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
+PYSR_TARGET_AVX512 void task_avx512_4(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
     task<16, 4, 4>(P, x, r, o, s, t);
 }
-PYSR_AVX2 void task_avx2_1(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
+PYSR_TARGET_AVX2 void task_avx2_1(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
     task<8, 1, 8>(P, x, r, o, s, t);
 }
-PYSR_AVX2 void task_avx2_2(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
+PYSR_TARGET_AVX2 void task_avx2_2(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
     task<8, 2, 4>(P, x, r, o, s, t);
 }
-PYSR_AVX2 void task_avx2_4(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
+PYSR_TARGET_AVX2 void task_avx2_4(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
     task<8, 4, 2>(P, x, r, o, s, t);
 }
-#undef PYSR_AVX512
-#undef PYSR_AVX2
 #endif
 void task_generic_1(const Plan &P, const float *x, const float *r, float *o, float *s, int64_t t) {
     task<4, 1, 8>(P, x, r, o, s, t);

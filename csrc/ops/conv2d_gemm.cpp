@@ -12,10 +12,11 @@
 // Memory: the panel (k·nt floats, sized ≤ 256 KiB by conv2d.cpp) stays in L2 while every mblock streams
 // over it; a weight block (k·mr floats) stays in L1. Input is read ~kh·kw times from cache, output
 // written once.
-// ISA: the code below is one template compiled three times through target attributes — AVX-512
-// (16-float vectors, 8 × 32 block), AVX2+FMA (8-float, 6 × 16), and a portable fallback (4-float, 6 × 8;
-// SSE2 on x86-64, whatever the compiler has elsewhere). The micro-kernel uses GCC vector extensions so
-// the accumulators stay in registers; the epilogue and panel loops are plain loops gcc auto-vectorises.
+// ISA: the code below is one template compiled three times through target attributes (PYSR_TARGET_*,
+// conv2d_gemm.hpp) — AVX-512 (16-float vectors, 8 × 32 block), AVX2+FMA (8-float, 6 × 16), and a portable
+// fallback (4-float, 6 × 8; SSE2 on x86-64, whatever the compiler has elsewhere). The micro-kernel uses GCC
+// vector extensions (clang has them too) so the accumulators stay in registers; the epilogue and panel loops
+// are plain loops the compiler auto-vectorises.
 // Threads: none here; conv2d.cpp hands tiles to the session's pool.
 #include "conv2d_gemm.hpp"
 
@@ -108,15 +109,13 @@ PYSR_INLINE void tile(const ConvGeom &g, const ConvPacked &pk, const float *x, c
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))) void tile_avx512(
-    const ConvGeom &g, const ConvPacked &pk, const float *x, const float *res, float *out, float *panel, int64_t img,
-    int grp, int64_t p0, int64_t np) {
+PYSR_TARGET_AVX512 void tile_avx512(const ConvGeom &g, const ConvPacked &pk, const float *x, const float *res,
+                                     float *out, float *panel, int64_t img, int grp, int64_t p0, int64_t np) {
     tile<16, 8, 2>(g, pk, x, res, out, panel, img, grp, p0, np);
 }
 
-__attribute__((target("avx2,fma"))) void tile_avx2(const ConvGeom &g, const ConvPacked &pk, const float *x,
-                                                    const float *res, float *out, float *panel, int64_t img, int grp,
-                                                    int64_t p0, int64_t np) {
+PYSR_TARGET_AVX2 void tile_avx2(const ConvGeom &g, const ConvPacked &pk, const float *x, const float *res,
+                                 float *out, float *panel, int64_t img, int grp, int64_t p0, int64_t np) {
     tile<8, 6, 2>(g, pk, x, res, out, panel, img, grp, p0, np);
 }
 #endif

@@ -11,6 +11,21 @@ namespace pysr {
 
 enum class Isa { Generic = 0, Avx2 = 1, Avx512 = 2 };
 
+// The target attributes of the per-ISA copies of a kernel (conv2d_gemm, conv2d_winograd, conv2d_direct, separable,
+// warp). gcc vectorises 256 bits wide even for AVX-512 unless told prefer-vector-width=512; clang rejects that key
+// in target() and then drops the whole attribute (the "AVX-512" copy came out as SSE2), so under clang the width is
+// min_vector_width(512), as clang's own intrinsic headers do it.
+#if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__)
+#define PYSR_TARGET_AVX512 \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"), min_vector_width(512)))
+#else
+#define PYSR_TARGET_AVX512 \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#endif
+#define PYSR_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
 constexpr int64_t kMaxTile = 512;  // most pixels per GEMM tile (panel width nt)
 
 struct ConvGeom {

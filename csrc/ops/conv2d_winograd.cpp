@@ -262,13 +262,13 @@ PYSR_INLINE void block(const Plan &P, const float *x, const float *res, float *o
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))) void block_avx512(
-    const Plan &P, const float *x, const float *res, float *out, float *scratch, int64_t blk) {
+PYSR_TARGET_AVX512 void block_avx512(const Plan &P, const float *x, const float *res, float *out, float *scratch,
+                                      int64_t blk) {
     block<16, 8, 2>(P, x, res, out, scratch, blk);
 }
 
-__attribute__((target("avx2,fma"))) void block_avx2(const Plan &P, const float *x, const float *res, float *out,
-                                                     float *scratch, int64_t blk) {
+PYSR_TARGET_AVX2 void block_avx2(const Plan &P, const float *x, const float *res, float *out, float *scratch,
+                                  int64_t blk) {
     block<8, 6, 2>(P, x, res, out, scratch, blk);
 }
 #endif

@@ -189,11 +189,10 @@ static inline __attribute__((always_inline)) void job(const Geometry &g, const f
 
 using JobFn = void (*)(const Geometry &, const float *, float *, int64_t, Scratch &);
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))) void job_avx512(
-    const Geometry &g, const float *x, float *y, int64_t b, Scratch &s) {
+PYSR_TARGET_AVX512 void job_avx512(const Geometry &g, const float *x, float *y, int64_t b, Scratch &s) {
     job<true>(g, x, y, b, s);
 }
-__attribute__((target("avx2,fma"))) void job_avx2(const Geometry &g, const float *x, float *y, int64_t b, Scratch &s) {
+PYSR_TARGET_AVX2 void job_avx2(const Geometry &g, const float *x, float *y, int64_t b, Scratch &s) {
     job<true>(g, x, y, b, s);
 }
 #endif

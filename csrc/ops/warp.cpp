@@ -129,11 +129,8 @@ static inline __attribute__((always_inline)) void band(const Geom &g, const Band
 // One body, compiled per ISA through target attributes (as conv2d_gemm.cpp); picked in prepare by conv_isa().
 using BandFn = void (*)(const Geom &, const Band &);
 #if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))) void band_avx512(
-    const Geom &g, const Band &j) {
-    band<true>(g, j);
-}
-__attribute__((target("avx2,fma"))) void band_avx2(const Geom &g, const Band &j) { band<true>(g, j); }
+PYSR_TARGET_AVX512 void band_avx512(const Geom &g, const Band &j) { band<true>(g, j); }
+PYSR_TARGET_AVX2 void band_avx2(const Geom &g, const Band &j) { band<true>(g, j); }
 #endif
 void band_generic(const Geom &g, const Band &j) { band<false>(g, j); }
 
