@@ -1,6 +1,7 @@
 // A plan: one graph compiled for one shape per input. Shapes inferred, every node prepared (OpState: packed
-// weights, tables, per-thread scratch), intermediate values assigned to reusable slots by the greedy rule
-// of pysr/graph/memory.py, slot buffers allocated once. A plan belongs to one session.
+// weights, tables, per-thread scratch), intermediate values assigned to reusable slots by the rules of
+// pysr/graph/memory.py (largest first; with batch 1, split outputs and concat inputs as channel ranges of another
+// value's buffer, their copies skipped), slot buffers allocated once. A plan belongs to one session.
 #pragma once
 
 #include <memory>
@@ -16,7 +17,7 @@ class ThreadPool;
 
 struct Plan {
     struct Step {
-        std::string name;
+        std::string name, op;  // the node's name and op
         std::unique_ptr<OpState> state;
         std::vector<int> in, out;  // value ids
     };
@@ -24,7 +25,10 @@ struct Plan {
     // per value id: a slot index >= 0, or -1 - k for the caller's buffer k: graph input k (k < inputs.size()),
     // else graph output k - inputs.size()
     std::vector<int> slot_of;
+    std::vector<int64_t> offset;    // per value id: elements from the start of that buffer (channel views)
     std::vector<std::vector<float>> slots;
+    // One per node in order, but none for a split whose outputs are views or a concat whose inputs are all in
+    // place (a concat with some inputs in place copies only the others).
     std::vector<Step> steps;
     std::vector<int> inputs, outputs;               // value ids, in graph order
     std::vector<Shape> input_shapes, output_shapes;

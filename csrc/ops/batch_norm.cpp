@@ -2,7 +2,7 @@
 // + bias[c]. prepare folds the four (C,) parameters into one float64 scale and shift per channel (rounded
 // to float32 once); run is then y = x·scale[c] + shift[c].
 // NOTE: Python's passes turn every batch_norm into a conv (fold_batchnorm_into_conv), so its cpu backend
-// has no kernel; csrc/passes.cpp has no such fold, so here a batch_norm reaches the plan and runs as is.
+// has no kernel; csrc/passes.cpp folds only the one after a plain conv, so any other reaches the plan and runs here.
 // Threads: one job per (n, c) plane; traffic 1 read + 1 write per element.
 #include <cmath>
 

@@ -13,6 +13,9 @@
 // set_threads affects kernels compiled afterwards. A pool runs one job at a time and a state's scratch
 // belongs to one run, so each run holds the pool's mutex: native kernels on several Python threads take
 // turns (each run already uses every thread of the pool).
+//
+// plan_info opens libpysr's own reader, passes and planner to tests and bench/ (what a C API session compiles:
+// the fused graph's nodes, the plan's steps and its slot bytes); it runs nothing.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -28,8 +31,10 @@
 #include "../error.hpp"
 #include "../graph.hpp"
 #include "../json.hpp"
+#include "../model.hpp"
 #include "../ops/conv2d_gemm.hpp"
 #include "../ops/op.hpp"
+#include "../plan.hpp"
 #include "../threads.hpp"
 
 namespace py = pybind11;
@@ -219,6 +224,34 @@ std::string check(const std::string &op, const std::string &attrs_json) {
     return why;
 }
 
+// A .pysr file (bytes) read and fused as pysr_model_load_memory does, and planned for one shape per graph input
+// (all graph outputs kept): {"nodes": [(name, op)] of the fused graph, "steps": [(name, op)] the plan runs,
+// "slot_bytes": [bytes per slot], "arena_bytes": their sum (the plan's intermediate values; the caller's
+// inputs and outputs are not in it)}.
+py::dict plan_info(const py::bytes &data, const std::vector<Shape> &shapes) {
+    std::string bytes = data;
+    Model m = read_model(reinterpret_cast<const uint8_t *>(bytes.data()), bytes.size(), "<memory>");
+    py::list nodes, steps, slot_bytes;
+    for (auto &n : m.net.nodes) nodes.append(py::make_tuple(n.name, n.op_name));
+    std::unique_ptr<Plan> plan;
+    {
+        py::gil_scoped_release nogil;
+        plan = compile_plan(m.net, shapes, 1);
+    }
+    for (auto &s : plan->steps) steps.append(py::make_tuple(s.name, s.op));
+    int64_t arena = 0;
+    for (auto &s : plan->slots) {
+        slot_bytes.append(int64_t(s.size() * sizeof(float)));
+        arena += int64_t(s.size() * sizeof(float));
+    }
+    py::dict d;
+    d["nodes"] = nodes;
+    d["steps"] = steps;
+    d["slot_bytes"] = slot_bytes;
+    d["arena_bytes"] = arena;
+    return d;
+}
+
 const char *isa_name() {
     switch (conv_isa()) {
         case Isa::Avx512: return "avx512";
@@ -265,6 +298,9 @@ PYBIND11_MODULE(_native, m) {
         g_pool = std::make_shared<Pool>(n);
     }, py::arg("n"), "Size of the pool used by kernels compiled from now on.");
     m.def("threads", [] { return current_pool()->threads; });
+    m.def("plan_info", &plan_info, py::arg("data"), py::arg("shapes"),
+          "libpysr's fused graph and plan for a .pysr file's bytes and one NCHW shape per graph input: nodes, "
+          "steps, slot_bytes, arena_bytes (introspection for tests and bench/; runs nothing).");
     m.def("isa", &isa_name, "The convolution code this CPU runs: avx512, avx2 or generic (PYSR_ISA may lower it).");
     m.attr("version") = pysr_version();
     m.attr("api_version") = PYSR_API_VERSION;
