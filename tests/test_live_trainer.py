@@ -107,6 +107,11 @@ def test_trainer_improves_the_gain_and_exports_drop_in_updates(torch):
         new = verify_and_load(make_update(best, "k", "cam", 1, base), "k", running)
         assert new.version == 1 and np.array_equal(new.model.graph.params["tail.1.weight"],
                                                     best.graph.params["tail.1.weight"])
+    assert tr.advantage[0][1] > 0.5                         # the first candidate beat the starting model
+    tr.train_steps(3)                                       # steps not kept: revert() returns to the published weights
+    assert any(not torch.equal(a, b) for a, b in zip(tr.net.state_dict().values(), tr.best.state_dict().values()))
+    tr.revert()
+    assert all(torch.equal(a, b) for a, b in zip(tr.net.state_dict().values(), tr.best.state_dict().values()))
     tr.stop()
     with pytest.raises(Exception, match="×2 of LR"):
         tr.add_pair(pairs[0][0], pairs[0][0])
@@ -264,6 +269,9 @@ class ProbeTrainer(ScriptedTrainer):
         self.runs, self.advantage = self.runs + 1, []
         return super().start()
 
+    def revert(self):
+        self.reverts = getattr(self, "reverts", 0) + 1
+
     def run(self, steps: int, budget: int = 10**9):
         for _ in range(steps):
             if not self.training:
@@ -303,6 +311,7 @@ def test_a_probe_that_pays_trains_until_it_pays_off():
     # the second probe (run 1) opens 3 s after that stop and gains nothing: stopped at its judgement
     assert kinds[3:5] == ["start", "stop"] and "< 0.10" in control.events[4][1], control.events
     assert trainer.runs == 1 and trainer.ended == "probe" and not trainer.training
+    assert trainer.reverts == 1                 # the failed probe's steps were dropped, the paying run's kept
 
 
 def test_a_probe_that_does_not_pay_stops_and_probes_again_later():

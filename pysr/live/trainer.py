@@ -215,6 +215,11 @@ class OnlineTrainer:
             self._training = False
             self.ended = ended
 
+    def revert(self) -> None:
+        """Back to the published weights (a probe that did not pay: its steps are not kept)."""
+        with self._cond:
+            self.net.load_state_dict(self.best.state_dict())
+
     def train_steps(self, n: int) -> int:
         """Up to n Adam steps of the open run (evaluating and publishing when due); returns the steps run."""
         c, torch, done = self.config, self.torch, 0
@@ -329,9 +334,9 @@ class ProbeConfig:
     """Probe runs (docs/live.md, "Probe runs"): after `every_s` seconds of stream without training, train `steps`
     steps and ask whether fresh training pays on the newest keyframes, whatever the monitored gain says."""
 
-    every_s: float = 20.0       # stream seconds since the last run ended (or the cold start) before a probe
+    every_s: float = 10.0       # stream seconds since the last run ended (or the cold start) before a probe
     steps: int = 100            # the probe is judged at its first evaluation at or after this many steps
-    margin_db: float = 0.1      # ... and continues if its candidate beats the deployed model by this much
+    margin_db: float = 0.05     # ... and continues if its candidate beats the deployed model by this much
     keep_db: float = 0.05       # a run the probe opened goes on while its evaluations beat the published model by this
     patience: int = 2           # ... and stops after this many evaluations in a row below keep_db
 
@@ -474,6 +479,8 @@ class TrainingControl:
                 return
             why = f"paid off: {probe.patience} evaluations below {probe.keep_db:.2f} dB over the published model"
         self.trainer.stop("probe")
+        if self._kind == "probe":
+            self.trainer.revert()       # the probe's steps did not pay: the next run starts from the deployed model
         self._stopped(why, smoothed)
 
     def _stopped(self, why: str, smoothed: float) -> None:
