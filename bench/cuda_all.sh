@@ -5,7 +5,8 @@
 # go to $OUT (default bench/cuda_out). About 10 minutes on an H200; each stage has its own time limit.
 #
 #     bash bench/cuda_all.sh                 # everything
-#     STAGES="tests" bash bench/cuda_all.sh  # some of: compile tests conv models
+#     STAGES="tests" bash bench/cuda_all.sh  # some of: compile tests conv models native
+# (native: libpysr built by nvcc with -DPYSR_CUDA=ON, tests/test_native_cuda.py on the GPU through the C API; cmake too)
 #
 # pysr runs from this tree without being installed: pysr.kernels and pysr.weights are kernels/ and weights/
 # (pyproject.toml's package mapping), so when `import pysr.kernels` fails the tree is staged in a temporary folder with
@@ -13,7 +14,7 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$ROOT/bench/cuda_out}"
-STAGES="${STAGES:-compile tests conv models}"
+STAGES="${STAGES:-compile tests conv models native}"
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 cd "$ROOT"
@@ -47,6 +48,8 @@ for stage in $STAGES; do
         tests/test_cuda_backend.py "tests/test_ops.py::test_kernel_matches_reference" -k "cuda and not host" ;;
     conv) run conv 200 python3 bench/cuda_conv.py --repeat 15 --calls 10 --write ;;
     models) run models 300 python3 bench/cuda_models.py --precisions fp16 tf32 fp32 --frames 30 --repeat 10 --write ;;
+    native) PYSR_TEST_CUDA_ARCH=90 run native 500 python3 -m pytest -q -s -p no:cacheprovider -rfE \
+        tests/test_native_cuda.py ;;
     *) echo "unknown stage $stage"; status=1 ;;
     esac
 done

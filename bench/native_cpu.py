@@ -53,7 +53,8 @@ class CApi:
     """The few calls of include/pysr.h this benchmark needs (tests/test_native_lib.py binds them all)."""
 
     class Params(ctypes.Structure):
-        _fields_ = [("num_threads", ctypes.c_int32), ("batch", ctypes.c_int32)]
+        _fields_ = [("num_threads", ctypes.c_int32), ("batch", ctypes.c_int32), ("device", ctypes.c_int32),
+                    ("precision", ctypes.c_int32)]
 
     def __init__(self, path: Path):
         c = self.c = ctypes.CDLL(str(path))
@@ -78,7 +79,7 @@ class CApi:
             m = ctypes.c_void_p()
             self.check(self.c.pysr_model_load_file(str(path).encode(), ctypes.byref(m)), "model load")
         s = ctypes.c_void_p()
-        params = self.Params(THREADS, x.shape[0])
+        params = self.Params(THREADS, x.shape[0], -1, 0)
         self.check(self.c.pysr_session_create(m, x.shape[3], x.shape[2], ctypes.byref(params), ctypes.byref(s)),
                    "session create")
         y = np.empty(out_shape, np.float32)

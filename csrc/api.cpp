@@ -16,6 +16,7 @@
 
 #include "error.hpp"
 #include "model.hpp"
+#include "net.hpp"
 #include "plan.hpp"
 #include "session.hpp"
 #include "threads.hpp"
@@ -24,16 +25,18 @@
 struct pysr_model {
     pysr::Model model;
     pysr_model_facts facts;
+    std::shared_ptr<pysr::cuda::WeightCache> weights = pysr::new_weight_cache();  // its weights on CUDA devices
 };
 
 struct pysr_session {
     const pysr_model *model = nullptr;
     int32_t width = 0, height = 0, batch = 1;
     std::unique_ptr<pysr::ThreadPool> pool;
-    // single-frame models: run_* on these plans
-    std::unique_ptr<pysr::Plan> net;     // N = batch, the float entry point
-    std::unique_ptr<pysr::Plan> net1;    // N = 1 for the Y u8 entry point (net when batch == 1)
-    std::unique_ptr<pysr::Plan> rgb;     // the colour pipeline (RGB and YUV420 entry points), compiled on first use
+    pysr::Target target;                 // the CPU, or a CUDA device (params.device)
+    // single-frame models: run_* on these networks
+    std::unique_ptr<pysr::Net> net;      // N = batch, the float entry point
+    std::unique_ptr<pysr::Net> net1;     // N = 1 for the Y u8 entry point (net when batch == 1)
+    std::unique_ptr<pysr::Net> rgb;      // the colour pipeline (RGB and YUV420 entry points), compiled on first use
     // send / receive (any model) and run_* of recurrent models: made at create for temporal models, on the
     // first send for single-frame ones
     std::unique_ptr<pysr::Stream> stream;
@@ -127,7 +130,7 @@ void check_session(const pysr_session *s) {
 bool temporal(const pysr_session &s) { return s.model->facts.temporal_kind != PYSR_TEMPORAL_SINGLE; }
 
 pysr::Stream &stream_of(pysr_session &s) {
-    if (!s.stream) s.stream = std::make_unique<pysr::Stream>(s.model->model, s.width, s.height, *s.pool);
+    if (!s.stream) s.stream = std::make_unique<pysr::Stream>(s.model->model, s.width, s.height, *s.pool, s.target);
     return *s.stream;
 }
 
@@ -271,7 +274,7 @@ bool receive_yuv(pysr_session &s, const pysr_yuv420_dst *dst) {
 }
 
 // The colour pipeline of a single-frame model (RGB and YUV420 entry points), compiled on first use.
-pysr::Plan &rgb_plan(pysr_session &s) {
+pysr::Net &rgb_plan(pysr_session &s) {
     if (!s.rgb) {
         const pysr::Model &m = s.model->model;
         int need = m.facts.colour_y ? 1 : 3;
@@ -279,8 +282,8 @@ pysr::Plan &rgb_plan(pysr_session &s) {
             pysr::fail(PYSR_STATUS_UNSUPPORTED, "the RGB and YUV entry points need a " +
                                                     std::string(m.facts.colour_y ? "Y" : "RGB") + " model with " +
                                                     std::to_string(need) + " input and output channels");
-        s.rgb = pysr::compile_plan(pysr::optimize(pysr::wrap_rgb(m.net, m.facts)), {1, 3, s.height, s.width},
-                                   s.pool->size());
+        s.rgb = pysr::compile_net(pysr::optimize(pysr::wrap_rgb(m.net, m.facts)), {1, 3, s.height, s.width},
+                                  s.target, s.pool->size());
     }
     return *s.rgb;
 }
@@ -312,11 +315,23 @@ const char *pysr_status_to_string(pysr_status status) {
         case PYSR_STATUS_OUT_OF_MEMORY: return "out of memory";
         case PYSR_STATUS_INTERNAL: return "internal error";
         case PYSR_STATUS_AGAIN: return "no output ready";
+        case PYSR_STATUS_DEVICE_ERROR: return "device error";
     }
     return "unknown status";
 }
 
 const char *pysr_last_error(void) { return g_last_error.c_str(); }
+
+pysr_status pysr_cuda_device_count(int32_t *out) {
+    if (out) *out = 0;
+    return guard([&] {
+        if (!out) bad_arg("out is NULL");
+#ifndef PYSR_HAVE_CUDA
+        pysr::fail(PYSR_STATUS_UNSUPPORTED, "this libpysr was built without CUDA (configure with -DPYSR_CUDA=ON)");
+#endif
+        *out = int32_t(pysr::cuda_device_count());
+    });
+}
 
 pysr_status pysr_model_load_file(const char *path, pysr_model_t **out) {
     if (out) *out = nullptr;
@@ -359,6 +374,8 @@ void pysr_session_default_params(pysr_session_params *params) {
     if (!params) return;
     params->num_threads = 0;
     params->batch = 1;
+    params->device = -1;
+    params->precision = PYSR_PRECISION_FP32;
 }
 
 pysr_status pysr_session_create(const pysr_model_t *model, int32_t width, int32_t height,
@@ -380,13 +397,15 @@ pysr_status pysr_session_create(const pysr_model_t *model, int32_t width, int32_
         s->height = height;
         s->batch = p.batch;
         s->pool = std::make_unique<pysr::ThreadPool>(threads);
+        s->target = pysr::make_target(p.device, p.precision, model->weights);
         if (temporal(*s)) {
             if (p.batch != 1)
                 bad_arg("batch must be 1 for a " + model->model.facts.temporal + " model (one stream per session), got " +
                         std::to_string(p.batch));
-            s->stream = std::make_unique<pysr::Stream>(model->model, width, height, *s->pool);
+            s->stream = std::make_unique<pysr::Stream>(model->model, width, height, *s->pool, s->target);
         } else {
-            s->net = pysr::compile_plan(model->model.net, {p.batch, model->facts.input_channels, height, width}, threads);
+            s->net = pysr::compile_net(model->model.net, {p.batch, model->facts.input_channels, height, width}, s->target,
+                                       threads);
         }
         *out = s.release();
     });
@@ -414,10 +433,10 @@ pysr_status pysr_session_resize(pysr_session_t *session, int32_t width, int32_t 
         if (s.stream && s.stream->held())
             bad_arg(std::string("outputs of this sequence are not received yet: flush and receive them (or reset) ") +
                     "before changing the size");
-        std::unique_ptr<pysr::Plan> net;  // everything is planned before anything changes
+        std::unique_ptr<pysr::Net> net;  // everything is planned before anything changes
         if (s.net)
-            net = pysr::compile_plan(s.model->model.net, {s.batch, s.model->facts.input_channels, height, width},
-                                     s.pool->size());
+            net = pysr::compile_net(s.model->model.net, {s.batch, s.model->facts.input_channels, height, width},
+                                    s.target, s.pool->size());
         if (s.stream) s.stream->resize(width, height);
         if (net) s.net = std::move(net);
         s.net1.reset();
@@ -438,7 +457,7 @@ pysr_status pysr_session_run_float(pysr_session_t *session, const float *src, fl
                           [&] { return st.receive(pysr::FrameKind::Float, dst); });
             return;
         }
-        pysr::run_plan(*session->net, src, dst, *session->pool);
+        pysr::run_net(*session->net, src, dst, *session->pool);
     });
 }
 
@@ -457,15 +476,15 @@ pysr_status pysr_session_run_y_u8(pysr_session_t *session, const uint8_t *src, p
         if (s.batch == 1 && !s.net1) {
             // the float plan serves as is
         } else if (!s.net1) {
-            s.net1 = pysr::compile_plan(s.model->model.net, {1, 1, s.height, s.width}, s.pool->size());
+            s.net1 = pysr::compile_net(s.model->model.net, {1, 1, s.height, s.width}, s.target, s.pool->size());
         }
-        pysr::Plan &plan = s.net1 ? *s.net1 : *s.net;
+        pysr::Net &plan = s.net1 ? *s.net1 : *s.net;
         int64_t ow = plan.output_shape[3], oh = plan.output_shape[2];
         check_src(src, src_stride, s.width);
         check_dst(dst, dst_stride, ptrdiff_t(ow));
         y_in(s, src, src_stride);
         s.out_buf.resize(size_t(ow * oh));
-        pysr::run_plan(plan, s.in_buf.data(), s.out_buf.data(), *s.pool);
+        pysr::run_net(plan, s.in_buf.data(), s.out_buf.data(), *s.pool);
         y_out(s.out_buf.data(), ow, oh, dst, dst_stride);
     });
 }
@@ -481,13 +500,13 @@ pysr_status pysr_session_run_rgb_u8(pysr_session_t *session, const uint8_t *src,
             run_recurrent([&] { return send_rgb(s, src, src_stride); }, [&] { return receive_rgb(s, dst, dst_stride); });
             return;
         }
-        pysr::Plan &plan = rgb_plan(s);
+        pysr::Net &plan = rgb_plan(s);
         int64_t ow = plan.output_shape[3], oh = plan.output_shape[2];
         check_src(src, src_stride, ptrdiff_t(s.width) * 3);
         check_dst(dst, dst_stride, ptrdiff_t(ow * 3));
         rgb_in(s, src, src_stride);
         s.out_buf.resize(size_t(ow * oh) * 3);
-        pysr::run_plan(plan, s.in_buf.data(), s.out_buf.data(), *s.pool);
+        pysr::run_net(plan, s.in_buf.data(), s.out_buf.data(), *s.pool);
         rgb_out(s.out_buf.data(), ow, oh, dst, dst_stride);
     });
 }
@@ -505,13 +524,13 @@ pysr_status pysr_session_run_yuv420_u8(pysr_session_t *session, const pysr_yuv42
             return;
         }
         const pysr::YuvColour in = check_yuv(src, s.width, "src");
-        pysr::Plan &plan = rgb_plan(s);
+        pysr::Net &plan = rgb_plan(s);
         const int64_t ow = plan.output_shape[3], oh = plan.output_shape[2];
         const pysr::YuvColour out = check_yuv(dst, ow, "dst");
         s.in_buf.resize(size_t(s.width) * size_t(s.height) * 3);
         pysr::yuv420_to_planar(*src, s.width, s.height, in, s.in_buf.data(), *s.pool);
         s.out_buf.resize(size_t(ow * oh) * 3);
-        pysr::run_plan(plan, s.in_buf.data(), s.out_buf.data(), *s.pool);
+        pysr::run_net(plan, s.in_buf.data(), s.out_buf.data(), *s.pool);
         pysr::planar_to_yuv420(s.out_buf.data(), ow, oh, out, *dst, *s.pool);
     });
 }

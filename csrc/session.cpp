@@ -54,7 +54,8 @@ const char *frame_kind_name(FrameKind k) {
     return "none";
 }
 
-Stream::Stream(const Model &model, int width, int height, ThreadPool &pool) : model_(model), pool_(pool) {
+Stream::Stream(const Model &model, int width, int height, ThreadPool &pool, const Target &target)
+    : model_(model), pool_(pool), target_(target) {
     const Graph &g = model.net;
     const Facts &f = model.facts;
     kind_ = f.temporal_kind;
@@ -119,7 +120,7 @@ void Stream::compile(int width, int height) {
         if (kind_ == PYSR_TEMPORAL_RECURRENT && role_[i] >= 0) s = f.state.carry[size_t(role_[i])].scale;
         shapes.push_back({1, g.inputs[i].second, height * s, width * s});
     }
-    auto net = compile_plan(g, shapes, pool_.size());
+    auto net = compile_net(g, shapes, target_, pool_.size());
     std::vector<std::vector<float>> outs, state, next;
     for (auto &s : net->output_shapes) outs.emplace_back(count(s));
     if (kind_ == PYSR_TEMPORAL_RECURRENT) {
@@ -247,7 +248,7 @@ void Stream::step_recurrent(const Held &cur) {
     }
     out_ptrs_.clear();
     for (auto &o : outs_) out_ptrs_.push_back(o.data());
-    run_plan(*net_, in_ptrs_.data(), out_ptrs_.data(), pool_);
+    run_net(*net_, in_ptrs_.data(), out_ptrs_.data(), pool_);
     for (size_t c = 0; c < next_.size(); ++c) {
         auto [from_out, idx] = carry_from_[c];
         const float *src = from_out ? outs_[size_t(idx)].data() : in_ptrs_[size_t(idx)];
@@ -272,7 +273,7 @@ void Stream::step_window(int64_t t) {
     }
     if (stacked_) in_ptrs_.push_back(stack_.data());
     float *y = outs_[0].data();
-    run_plan(*net_, in_ptrs_.data(), &y, pool_);
+    run_net(*net_, in_ptrs_.data(), &y, pool_);
 }
 
 bool Stream::receive(FrameKind kind, float *out) {
@@ -289,7 +290,7 @@ bool Stream::receive(FrameKind kind, float *out) {
     } else {
         const float *x = cur.net.data();
         float *y = outs_[0].data();
-        run_plan(*net_, &x, &y, pool_);
+        run_net(*net_, &x, &y, pool_);
     }
     if (is_rgb(kind)) {
         const float *x[2] = {outs_[0].data(), cur.side.data()};

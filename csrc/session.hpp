@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "model.hpp"
+#include "net.hpp"
 #include "plan.hpp"
 
 namespace pysr {
@@ -35,8 +36,9 @@ inline bool is_rgb(FrameKind k) { return k == FrameKind::RgbU8 || k == FrameKind
 class Stream {
   public:
     // Plans the network for width × height frames: SHAPE_ERROR when the size does not fit (EGVSR: < 8×8),
-    // INVALID_MODEL when the graph does not fit its temporal kind.
-    Stream(const Model &model, int width, int height, ThreadPool &pool);
+    // INVALID_MODEL when the graph does not fit its temporal kind. The network runs on `target` (net.hpp), the
+    // colour halves of RGB frames on the CPU.
+    Stream(const Model &model, int width, int height, ThreadPool &pool, const Target &target = Target());
     // Another frame size: a new sequence (the recurrent state is dropped, the kind kept). INVALID_ARGUMENT while
     // outputs are still to be received; on any failure nothing changes. The same size changes nothing.
     void resize(int width, int height);
@@ -71,6 +73,7 @@ class Stream {
 
     const Model &model_;
     ThreadPool &pool_;
+    Target target_;
     int kind_ = 1, k_ = 0;       // pysr_temporal_kind, k of window(k)
     int64_t frame_channels_ = 0;
     bool stacked_ = false;       // window: the 2k+1 frames as one input of (2k+1)·C channels
@@ -78,7 +81,8 @@ class Stream {
     std::vector<std::string> outputs_;  // the graph outputs the stream reads (the frame output first)
     std::vector<std::pair<bool, int>> carry_from_;  // per carry: (from an output?, its index)
     int width_ = 0, height_ = 0;
-    std::unique_ptr<Plan> net_, to_net_, to_frame_;
+    std::unique_ptr<Net> net_;
+    std::unique_ptr<Plan> to_net_, to_frame_;
     std::vector<std::vector<float>> outs_, state_, next_;
     std::vector<float> stack_;
     std::vector<const float *> in_ptrs_;

@@ -42,10 +42,10 @@
 #include <stdint.h>
 
 #define PYSR_VERSION_MAJOR 0
-#define PYSR_VERSION_MINOR 2
+#define PYSR_VERSION_MINOR 3
 #define PYSR_VERSION_PATCH 0
 /* Bumped whenever a declaration below changes incompatibly. */
-#define PYSR_API_VERSION 2
+#define PYSR_API_VERSION 3
 
 #if defined(_WIN32)
 #  if defined(PYSR_BUILDING_LIBRARY) && !defined(PYSR_STATIC)
@@ -73,9 +73,19 @@ typedef enum pysr_status {
     PYSR_STATUS_SHAPE_ERROR = 5,      /* the input size does not fit the model (e.g. reflect pad > size) */
     PYSR_STATUS_OUT_OF_MEMORY = 6,
     PYSR_STATUS_INTERNAL = 7,         /* a bug in libpysr: please report the message */
-    PYSR_STATUS_AGAIN = 8             /* not a failure: receive has no output ready yet (send more frames, or flush);
+    PYSR_STATUS_AGAIN = 8,            /* not a failure: receive has no output ready yet (send more frames, or flush);
                                          send takes no frame while an output waits to be received */
+    PYSR_STATUS_DEVICE_ERROR = 9      /* the CUDA device asked for is missing (no driver, device N of M present) or
+                                         failed; the message has the CUDA runtime's error */
 } pysr_status;
+
+/* The arithmetic of a session on a CUDA device (pysr_session_params.precision; docs/cuda.md). The CPU runs FP32. */
+typedef enum pysr_precision {
+    PYSR_PRECISION_FP32 = 0, /* float32 everywhere: the CPU's tolerances */
+    PYSR_PRECISION_TF32 = 1, /* float32 tensors; groups-1 convs on tensor cores with TF32 inputs (sm_80+) */
+    PYSR_PRECISION_FP16 = 2, /* half tensors between ops, float32 arithmetic; groups-1 convs on tensor cores */
+    PYSR_PRECISION_BF16 = 3  /* bfloat16 tensors between ops, float32 arithmetic; groups-1 convs on tensor cores */
+} pysr_precision;
 
 typedef enum pysr_colour_mode {
     PYSR_COLOUR_Y = 1,   /* the network runs on luma; chroma is resized (see docs/model-file.md §4) */
@@ -141,6 +151,9 @@ typedef struct pysr_session_params {
     int32_t num_threads; /* worker threads of this session, >= 1; 0 = one per online CPU (default) */
     int32_t batch;       /* N of run_float for single-frame models (default 1); must be 1 for temporal models;
                             the u8 entry points and send / receive take one frame */
+    int32_t device;      /* -1 = the CPU (default); N >= 0 = CUDA device N (a build with PYSR_CUDA): the network runs
+                            there, frame conversions (u8, YUV) stay on the CPU */
+    int32_t precision;   /* pysr_precision, default PYSR_PRECISION_FP32 (the only one on the CPU) */
 } pysr_session_params;
 
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
@@ -149,6 +162,10 @@ PYSR_API const char *pysr_version(void);
 PYSR_API const char *pysr_status_to_string(pysr_status status);
 /* The message (UTF-8) of the calling thread's last failure ("" if none); never NULL. */
 PYSR_API const char *pysr_last_error(void);
+
+/* CUDA devices this library can run sessions on: OK and the count (0 without a driver or a device); in a build
+ * without PYSR_CUDA, PYSR_STATUS_UNSUPPORTED with *out = 0. */
+PYSR_API pysr_status pysr_cuda_device_count(int32_t *out);
 
 /* Load and fully check a .pysr file (every check of docs/model-file.md §5). On failure *out is NULL.
  * load_memory copies what it needs: the buffer may be freed after the call. Besides those checks the reader
@@ -167,7 +184,10 @@ PYSR_API void pysr_session_default_params(pysr_session_params *params);
 /* A session for inputs of width × height pixels (the LR size). params may be NULL (defaults).
  * The network's buffers are planned here (PYSR_STATUS_SHAPE_ERROR when the size does not fit, e.g. EGVSR
  * under 8×8, or when a value of the network at this size would have a dimension over 2^31 − 1 or more than
- * 2^32 elements); the RGB / Y / YUV420 u8 pipelines on their first use. */
+ * 2^32 elements); the RGB / Y / YUV420 u8 pipelines on their first use.
+ * params->device >= 0: the network runs on that CUDA device at params->precision (weights copied there once per model
+ * and device): PYSR_STATUS_UNSUPPORTED in a build without PYSR_CUDA, PYSR_STATUS_DEVICE_ERROR when the device is not
+ * there (the message says why: no driver, N devices present). */
 PYSR_API pysr_status pysr_session_create(const pysr_model_t *model, int32_t width, int32_t height,
                                          const pysr_session_params *params, pysr_session_t **out);
 PYSR_API void pysr_session_free(pysr_session_t *session); /* NULL is a no-op */

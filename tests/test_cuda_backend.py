@@ -22,6 +22,7 @@ import ctypes
 import shutil
 import subprocess
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,39 +68,12 @@ def test_bad_settings_are_refused():
 
 # ---- on the CPU: the kernels built for the host ---------------------------------------------------------------------
 
-# The CUDA built-ins the kernels use, for a host C++ compiler. Blocks and threads run one at a time; a kernel with a
-# __syncthreads (conv2d_depthwise: a cooperative load, then the taps) runs every thread twice, the second pass after
-# every thread's load (the load is idempotent, and the first pass's outputs are all overwritten by the second).
-SHIM = r"""
-#include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <algorithm>
-struct pysr_dim3 { unsigned x, y, z; };
-static pysr_dim3 threadIdx, blockIdx, blockDim, gridDim;
-extern "C" void pysr_emu_set(unsigned gx, unsigned gy, unsigned bx, unsigned by, unsigned ix, unsigned iy,
-                             unsigned tx, unsigned ty) {
-    gridDim = {gx, gy, 1}; blockDim = {bx, by, 1}; blockIdx = {ix, iy, 0}; threadIdx = {tx, ty, 0};
-}
-#define __global__
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __noinline__
-#define __restrict__ __restrict
-#define __launch_bounds__(...)
-#define __shared__
-float smem[1 << 16];
-inline void __syncthreads() {}
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fdiv_rn(float a, float b) { return a / b; }
-inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
-inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
-using std::min;
-using std::max;
-"""
+# The CUDA built-ins the kernels use, for a host C++ compiler (tests/cuda_host/shim.hpp, shared with libpysr's host
+# build): blocks and threads run one at a time; a kernel with a __syncthreads (conv2d_depthwise: a cooperative load,
+# then the taps) runs every thread twice, the second pass after every thread's load (the load is idempotent, and the
+# first pass's outputs are all overwritten by the second).
+HOST_DIR = Path(__file__).resolve().parent / "cuda_host"
+SHIM = f'#include "{HOST_DIR / "shim.hpp"}"\n'
 HOST_SOURCES = [p for p in sorted(SOURCES.glob("*.cu")) if p.stem != "conv2d_mma"]
 BARRIER_KERNELS = ("conv2d_depthwise",)
 C_TYPES = {"P": ctypes.c_void_p, "i": ctypes.c_int, "l": ctypes.c_longlong, "f": ctypes.c_float, "d": ctypes.c_double}
@@ -171,98 +145,8 @@ class HostBackend(cuda.CudaBackend):
 # and pysr_host_mma computes the warp's m16n8k16 / m16n8k8 product from the lanes' fragments with the PTX ISA layouts
 # the kernel's header states (so this checks the kernel's tiling, gather, pipeline and epilogue; the layouts
 # themselves only a GPU can confirm).
-MMA_SHIM = SHIM.replace("#define __shared__\nfloat smem[1 << 16];\n", "#define __shared__ static\n").replace(
-    "inline void __syncthreads() {}\n", "") + r"""
-#include <functional>
-#include <vector>
-#include <ucontext.h>
-#define __align__(n) __attribute__((aligned(n)))
-struct alignas(16) uint4 { unsigned x, y, z, w; };
-namespace emu {
-constexpr int MAXT = 128, STACK = 1 << 16;
-ucontext_t sched, ctx[MAXT];
-std::vector<char> stacks[MAXT];
-bool done[MAXT];
-int cur;
-struct Bar { int n, count; unsigned gen; };
-Bar block_bar, warp_bar[MAXT / 32];
-std::function<void()> body;
-void wait(Bar &b) {
-    unsigned g = b.gen;
-    if (++b.count == b.n) { b.count = 0; ++b.gen; return; }
-    while (b.gen == g) swapcontext(&ctx[cur], &sched);
-}
-void entry(int i) { body(); done[i] = true; }
-void launch(unsigned gx, unsigned gy, unsigned nt) {
-    gridDim = {gx, gy, 1}; blockDim = {nt, 1, 1};
-    for (unsigned by = 0; by < gy; ++by)
-        for (unsigned bx = 0; bx < gx; ++bx) {
-            blockIdx = {bx, by, 0};
-            block_bar = {(int)nt, 0, 0};
-            for (auto &w : warp_bar) w = {32, 0, 0};
-            for (unsigned i = 0; i < nt; ++i) {
-                stacks[i].resize(STACK);
-                getcontext(&ctx[i]);
-                ctx[i].uc_stack.ss_sp = stacks[i].data();
-                ctx[i].uc_stack.ss_size = STACK;
-                ctx[i].uc_link = &sched;
-                makecontext(&ctx[i], (void (*)())entry, 1, (int)i);
-                done[i] = false;
-            }
-            for (bool all = false; !all;) {
-                all = true;
-                for (unsigned i = 0; i < nt; ++i)
-                    if (!done[i]) {
-                        cur = (int)i;
-                        threadIdx = {i, 0, 0};
-                        swapcontext(&sched, &ctx[i]);
-                        all = all && done[i];
-                    }
-            }
-        }
-}
-}  // namespace emu
-inline void __syncthreads() { emu::wait(emu::block_bar); }
-"""
-MMA_TAIL = r"""
-struct WarpX { unsigned a[32][4], b[32][2]; };
-static WarpX warps[4];
-static float frag(unsigned bits16, int kind) {
-    if (kind == 0) { half_t h; h.bits = (unsigned short)bits16; return to_f32(h); }
-    bf16_t b; b.bits = (unsigned short)bits16; return to_f32(b);
-}
-void pysr_host_mma(float *c, const unsigned *a, const unsigned *b, int kind) {
-    int lane = threadIdx.x % 32, w = threadIdx.x / 32;
-    for (int r = 0; r < 4; ++r) warps[w].a[lane][r] = a[r];
-    for (int r = 0; r < 2; ++r) warps[w].b[lane][r] = b[r];
-    emu::wait(emu::warp_bar[w]);
-    float A[16][16] = {}, B[16][8] = {};
-    int K = kind == 2 ? 8 : 16;
-    for (int l = 0; l < 32; ++l) {
-        int g = l / 4, t = l % 4;
-        for (int r = 0; r < 4; ++r) {
-            unsigned v = warps[w].a[l][r];
-            if (kind == 2) A[g + 8 * (r & 1)][t + 4 * (r >> 1)] = __uint_as_float(v);
-            else { int row = g + 8 * (r & 1), col = 2 * t + 8 * (r >> 1);
-                   A[row][col] = frag(v & 0xffffu, kind); A[row][col + 1] = frag(v >> 16, kind); }
-        }
-        for (int r = 0; r < 2; ++r) {
-            unsigned v = warps[w].b[l][r];
-            if (kind == 2) B[t + 4 * r][g] = __uint_as_float(v);
-            else { B[2 * t + 8 * r][g] = frag(v & 0xffffu, kind); B[2 * t + 8 * r + 1][g] = frag(v >> 16, kind); }
-        }
-    }
-    int g = lane / 4, t = lane % 4;
-    float d[4];
-    for (int r = 0; r < 4; ++r) {
-        int row = g + 8 * (r >> 1), col = 2 * t + (r & 1);
-        float acc = c[r];
-        for (int k = 0; k < K; ++k) acc += A[row][k] * B[k][col];
-        d[r] = acc;
-    }
-    emu::wait(emu::warp_bar[w]);
-    for (int r = 0; r < 4; ++r) c[r] = d[r];
-}
+MMA_SHIM = "#define PYSR_HOST_COOP\n" + SHIM
+MMA_TAIL = f'#include "{HOST_DIR / "mma.hpp"}"\n' + r"""
 #define EMU_MMA(SUF, T, BN)                                                                                   \
     extern "C" void emu_conv2d_mma_##SUF##_n##BN(unsigned gx, unsigned gy, const T *x, const T *wb, void *out,  \
         int batch, int cin, int h, int wd, int cout, int kh, int kw, int stride, int ph, int pw, int pad_mode,   \

@@ -149,7 +149,7 @@ def test_op_table_is_the_closed_op_list(native):
             assert "has no native kernel" in why, f"{op.value}: {why!r}"
     assert not _native.is_known("conv3d") and not _native.has_kernel("conv3d")
     assert {"conv2d", "activation", "pixel_shuffle"} <= set(kernels())
-    assert _native.version == "0.2.0" and _native.isa() in ("generic", "avx2", "avx512")
+    assert _native.version == "0.3.0" and _native.isa() in ("generic", "avx2", "avx512")
 
 
 def test_attributes_the_op_refuses_are_unsupported(native):

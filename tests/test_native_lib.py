@@ -30,8 +30,8 @@ ESPCN = ROOT / "weights" / "espcn_x4.pysr"
 OK = 0
 AGAIN = 8
 STATUS = {0: "ok", 1: "invalid argument", 2: "I/O error", 3: "invalid model", 4: "unsupported", 5: "shape error",
-          6: "out of memory", 7: "internal", 8: "again"}
-VERSION = "0.2.0"
+          6: "out of memory", 7: "internal", 8: "again", 9: "device error"}
+VERSION = "0.3.0"
 
 
 def _compiler() -> str | None:
@@ -91,7 +91,12 @@ class Facts(ctypes.Structure):
 
 
 class Params(ctypes.Structure):
-    _fields_ = [("num_threads", ctypes.c_int32), ("batch", ctypes.c_int32)]
+    """pysr_session_params, with pysr_session_default_params's values for the fields not given."""
+    _fields_ = [("num_threads", ctypes.c_int32), ("batch", ctypes.c_int32), ("device", ctypes.c_int32),
+                ("precision", ctypes.c_int32)]
+
+    def __init__(self, num_threads=0, batch=1, device=-1, precision=0):
+        super().__init__(num_threads, batch, device, precision)
 
 
 class Yuv420(ctypes.Structure):
@@ -407,6 +412,22 @@ def test_float_plane_matches_cpu_backend(lib, tiny_models, which, shape):
     assert np.isfinite(got).all() and err.max() <= 1e-5, f"{which} {shape}: max abs {err.max():.3g} at " \
         f"{np.unravel_index(err.argmax(), err.shape)}"
     assert np.array_equal(got, again)
+
+
+def test_cuda_is_refused_without_pysr_cuda(lib):
+    """A build without -DPYSR_CUDA: no devices (UNSUPPORTED, *out = 0), and a session on a device is UNSUPPORTED with
+    the reason (tests/test_native_cuda.py has the CUDA builds)."""
+    n = ctypes.c_int32(-1)
+    lib.c.pysr_cuda_device_count.argtypes = [ctypes.POINTER(ctypes.c_int32)]
+    assert lib.c.pysr_cuda_device_count(ctypes.byref(n)) == 4 and n.value == 0
+    assert "built without CUDA" in lib.error()
+    m = lib.load(ESPCN)
+    s = ctypes.c_void_p()
+    try:
+        st = lib.c.pysr_session_create(m, 8, 8, ctypes.byref(Params(1, 1, 0)), ctypes.byref(s))
+        assert st == 4 and not s.value and "-DPYSR_CUDA=ON" in lib.error(), lib.error()
+    finally:
+        lib.c.pysr_model_free(m)
 
 
 def test_shape_error_is_a_status(lib, tiny_models):
@@ -746,7 +767,7 @@ def test_pkg_config_file(native, tmp_path):
                    'int main(void) { printf("%s %d\\n", pysr_version(), PYSR_API_VERSION); return 0; }\n')
     rpath = f"-Wl,-rpath,{native['lib'].parent}"
     _run([cc, "-std=c99", "-Wall", "-Werror", app, *flags, rpath, "-o", tmp_path / "app"])
-    assert _run([tmp_path / "app"]).stdout.split() == [VERSION, "2"]
+    assert _run([tmp_path / "app"]).stdout.split() == [VERSION, "3"]
 
 
 def test_soname_carries_major_and_minor_while_major_is_0(native):

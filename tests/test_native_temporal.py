@@ -612,4 +612,4 @@ def test_header_declares_what_the_library_exports(native):
     so = ctypes.CDLL(str(native["lib"]))
     missing = [n for n in sorted(names) if not hasattr(so, n)]
     assert not missing, missing
-    assert "#define PYSR_API_VERSION 2" in header and "PYSR_STATUS_AGAIN = 8" in header
+    assert "#define PYSR_API_VERSION 3" in header and "PYSR_STATUS_AGAIN = 8" in header
