@@ -19,8 +19,9 @@ compute, whatever else the machine is doing:
 Policies: `never` (the shipped model, no training), `once` (the cold start only: the monitor never calls a scene
 change), `adaptive` (the monitor and the stop rule as `pysr push --train` runs them: a scene change is a fall of
 the smoothed gain), `adaptive-both` (the same, the monitor also calling a rise a scene change: MonitorConfig
-direction "both"), `continuous` (a run open from the first keyframe to the end, every candidate that beats the
-deployed one exported).
+direction "both"), `adaptive-probe` (adaptive, plus a probe run of 100 steps after 20 s without training that
+goes on while fresh training beats the deployed model on the newest keyframes: ProbeConfig), `continuous` (a
+run open from the first keyframe to the end, every candidate that beats the deployed one exported).
 """
 
 from __future__ import annotations
@@ -43,10 +44,17 @@ import pysr  # noqa: E402
 from pysr.live.monitor import MonitorConfig  # noqa: E402
 from pysr.live.push import downscale  # noqa: E402
 from pysr.live.stop_rule import StopRule  # noqa: E402
-from pysr.live.trainer import ControlConfig, EnginePlanes, OnlineTrainer, TrainerConfig, TrainingControl  # noqa: E402
+from pysr.live.trainer import (  # noqa: E402
+    ControlConfig,
+    EnginePlanes,
+    OnlineTrainer,
+    ProbeConfig,
+    TrainerConfig,
+    TrainingControl,
+)
 
 SHARED = ROOT.parent / "shared"
-POLICIES = ("never", "once", "adaptive", "adaptive-both", "continuous")
+POLICIES = ("never", "once", "adaptive", "adaptive-both", "adaptive-probe", "continuous")
 FPS = 25
 
 
@@ -132,7 +140,7 @@ def _psnr(ref: np.ndarray, out: np.ndarray, shave: int) -> float:
 
 
 def run_policy(policy: str, model: pysr.Model, hr_y: list, lr_y: list, keyint: int, rate: float,
-               th_s: float, budget: int, seed: int) -> Run:
+               th_s: float, budget: int, seed: int, probe: ProbeConfig | None = None) -> Run:
     run = Run(policy)
     s = model.scale
     state = {"model": model, "version": 0, "frame": 0}
@@ -150,9 +158,10 @@ def run_policy(policy: str, model: pysr.Model, hr_y: list, lr_y: list, keyint: i
                                 log=lambda text: None, clock=lambda: 0.0)
         if policy != "continuous":
             monitor = {"once": MonitorConfig(min_drop_db=1e9), "adaptive": MonitorConfig(),
-                       "adaptive-both": MonitorConfig(direction="both")}[policy]
-            control = TrainingControl(model, trainer, ControlConfig(monitor=monitor, stop=StopRule(th_s=th_s)),
-                                      log=lambda text: None)
+                       "adaptive-both": MonitorConfig(direction="both"), "adaptive-probe": MonitorConfig()}[policy]
+            probe = (probe or ProbeConfig()) if policy == "adaptive-probe" else None
+            control = TrainingControl(model, trainer, ControlConfig(monitor=monitor, stop=StopRule(th_s=th_s),
+                                                                    probe=probe), log=lambda text: None)
     steps_per_frame, owed = rate / FPS, 0.0
     span_start = None
     for i, (hy, ly) in enumerate(zip(hr_y, lr_y)):
@@ -224,7 +233,7 @@ def plot(path: Path, runs: dict[str, Run], bicubic: list[float], bounds, title: 
 
     ax.plot(t, smooth(np.asarray(bicubic)), color="0.6", lw=1, label="bicubic")
     colours = {"never": "tab:gray", "once": "tab:orange", "adaptive": "tab:blue", "adaptive-both": "tab:purple",
-               "continuous": "tab:green"}
+               "adaptive-probe": "tab:red", "continuous": "tab:green"}
     for r in runs.values():
         ax.plot(t, smooth(np.asarray(r.psnr)), color=colours[r.policy], lw=1.3,
                 label=f"{r.policy} ({r.steps} steps, {r.cpu_s:.0f} s CPU)")
@@ -249,9 +258,11 @@ def main(argv=None) -> int:
     ap.add_argument("--scene-seconds", type=float, default=40.0)
     ap.add_argument("--keyframe", type=float, default=0.48, help="seconds between keyframes (12 frames at 25 fps)")
     ap.add_argument("--bitrate", default="150k", help="H.264 bitrate of the LR stream")
-    ap.add_argument("--rate", type=float, default=25.0, help="Adam steps per second of video while a run is open")
+    ap.add_argument("--rate", type=float, default=50.0, help="Adam steps per second of video while a run is open")
     ap.add_argument("--th-s", type=float, default=2.5, help="THs of the stop rule, dB over bicubic")
     ap.add_argument("--budget", type=int, default=1000, help="step budget of one training run (once, adaptive)")
+    ap.add_argument("--probe-every", type=float, default=ProbeConfig.every_s, help="adaptive-probe: every_s")
+    ap.add_argument("--probe-margin", type=float, default=ProbeConfig.margin_db, help="adaptive-probe: margin_db")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     ap.add_argument("--threads", type=int, default=1, help="numba threads of the engine (the trainer uses one)")
     ap.add_argument("--seed", type=int, default=0)
@@ -286,7 +297,8 @@ def main(argv=None) -> int:
     runs = {}
     for p in args.policies:
         t0 = time.monotonic()
-        runs[p] = r = run_policy(p, model, hr_y, lr_y, keyint, args.rate, args.th_s, args.budget, args.seed)
+        runs[p] = r = run_policy(p, model, hr_y, lr_y, keyint, args.rate, args.th_s, args.budget, args.seed,
+                                 ProbeConfig(every_s=args.probe_every, margin_db=args.probe_margin))
         print(f"{p}: mean {np.mean(r.psnr):.2f} dB, {r.steps} steps, {r.cpu_s:.1f} s trainer CPU, "
               f"{len(r.updates)} updates, events {r.events}; {time.monotonic() - t0:.0f} s", flush=True)
 
@@ -300,9 +312,10 @@ def main(argv=None) -> int:
         plot(png, runs, bicubic, bounds, title)
         events = "; ".join(f"{t:.1f} s {kind} ({why})" for t, kind, why in runs["adaptive"].events) \
             if "adaptive" in runs else ""
+        command = " ".join(sys.argv[1:] if argv is None else argv)
         with open(ROOT / "bench" / "RESULTS.md", "a") as f:
             f.write(f"\n## When to train: adaptive vs once vs continuous — {time.strftime('%Y-%m-%d')}\n\n"
-                    f"`python3 bench/live_policies.py --write` ({title}; THs {args.th_s} dB; scenes of "
+                    f"`python3 bench/live_policies.py {command}` ({title}; THs {args.th_s} dB; scenes of "
                     f"{args.scene_seconds:g} s; step budget of a run {args.budget}; plot: bench/live_policies.png). "
                     f"Server-side Y-PSNR per frame, "
                     f"mean over each scene and over the first 8 s after each cut; trainer compute in Adam steps and "
