@@ -65,7 +65,7 @@ std::unique_ptr<Net> compile_net(const Graph &g, const std::vector<Shape> &input
         net->output_shapes = net->cpu->output_shapes;
     } else {
 #ifdef PYSR_HAVE_CUDA
-        net->device = std::make_unique<cuda::DevicePlan>(t.cuda, g, inputs, threads);
+        net->device = std::make_unique<cuda::DevicePlan>(t.cuda, g, inputs);
         net->input_shapes = net->device->input_shapes;
         net->output_shapes = net->device->output_shapes;
 #else
@@ -86,7 +86,7 @@ std::unique_ptr<Net> compile_net(const Graph &g, const Shape &input, const Targe
 void run_net(Net &net, const float *const *x, float *const *y, ThreadPool &pool) {
     if (net.cpu) return run_plan(*net.cpu, x, y, pool);
 #ifdef PYSR_HAVE_CUDA
-    net.device->run(x, y, pool);
+    net.device->run(x, y);
 #endif
 }
 

@@ -95,6 +95,22 @@ def depthwise_model_x2(seed=4):
     return pysr.Model(Graph({"x": 1}, ["y"], nodes, params), facts)
 
 
+def resize_model_x3():
+    """Y, every resize flavour in one chain, 12×16 → 36×48: MATLAB ×0.5 (antialiased, mirrored border), PyTorch
+    bicubic ×1.5 (half-pixel, clamped), bilinear ×2 (corner-aligned), TecoGAN ×2 (phases)."""
+    chain = (("resize_bicubic_matlab", {"scale": 0.5}), ("resize_bicubic_torch", {"scale": 1.5}),
+             ("resize_bilinear", {"scale": 2, "align_corners": True}), ("upsample_bicubic_tecogan", {"scale": 2}))
+    nodes, src = [], "x"
+    for k, (op, attrs) in enumerate(chain):
+        dst = "y" if k == len(chain) - 1 else f"r{k}"
+        nodes.append(Node(op, f"r{k}", [src], [dst], {}, attrs))
+        src = dst
+    facts = {"architecture": "test_resizes", "scale": 3, "colour": dict(pysr.models.colour.DEFAULT_Y_COLOUR),
+             "input_range": [0.0, 1.0], "receptive_field": 8, "temporal": "single", "licence": "MIT",
+             "provenance": {"source": "test"}}
+    return pysr.Model(Graph({"x": 1}, ["y"], nodes, {}), facts)
+
+
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory):
     import pysr.models.colour  # noqa: F401
@@ -102,7 +118,7 @@ def model_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cuda_models")
     out = {"espcn_x3": WEIGHTS / "espcn_x3.pysr", "espcn_x4": ESPCN}
     for name, make in (("fedsr_x2", lambda: fedsr_model(2, 1)), ("rgb_x3", rgb_model_x3), ("flow_x2", flow_model_x2),
-                       ("depthwise", depthwise_model_x2), ("egvsr", tiny_egvsr),
+                       ("depthwise", depthwise_model_x2), ("resizes", resize_model_x3), ("egvsr", tiny_egvsr),
                        ("window", lambda: window_model(k=1)[0])):
         out[name] = d / f"{name}.pysr"
         make().save(out[name])
@@ -138,14 +154,16 @@ def compare_float(lib, path, shape, precision, device=0) -> float:
 
 
 MODEL_CASES = [("espcn_x3", (1, 1, 13, 11)), ("fedsr_x2", (1, 1, 9, 14)), ("rgb_x3", (2, 3, 7, 9)),
-               ("flow_x2", (1, 1, 10, 12)), ("depthwise", (1, 1, 10, 12))]
+               ("flow_x2", (1, 1, 10, 12)), ("depthwise", (1, 1, 10, 12)), ("resizes", (2, 1, 12, 16))]
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16", "tf32"])
 def test_models_on_emulated_device_match_cpu(host_lib, model_files, precision):
     """ESPCN ×3, a tiny F-EDSR, two models with every op kind (groups, reflect / replicate padding, prelu, split,
-    mul, concat, tf shuffle, batch_norm, channel_shuffle, pool, pad, space_to_depth, affine, warp, the four resizes)
-    and depthwise convs; fp16 / bf16 / tf32 with conv2d_mma.cu on the emulated tensor cores."""
+    mul, concat, tf shuffle, batch_norm, channel_shuffle, pool, pad, space_to_depth, affine, warp, the four resizes),
+    depthwise convs and a chain of the four resizes (shrinking, non-integer, corner-aligned); fp16 / bf16 / tf32 with
+    conv2d_mma.cu on the emulated tensor cores. Every node runs on the (emulated) device: a DevicePlan has no host
+    steps and refuses a node without a device kernel, so a session made here launched a kernel for each."""
     errors = {f"{name} {shape}": compare_float(host_lib, model_files[name], shape, precision)
               for name, shape in MODEL_CASES}
     print(f"{precision}: " + ", ".join(f"{k} {v:.3g}" for k, v in errors.items()))
@@ -154,7 +172,7 @@ def test_models_on_emulated_device_match_cpu(host_lib, model_files, precision):
 
 
 def test_u8_entry_points_on_emulated_device(host_lib, model_files):
-    """run_rgb_u8 (a Y model's colour pipeline: the network on the device, the chroma resize as a host step) and
+    """run_rgb_u8 (a Y model's colour pipeline on the device: rgb_to_ycbcr, the network, the chroma resize) and
     run_y_u8: bytes within 1 of the CPU session's, nearly all equal."""
     lib = host_lib
     m = lib.load(model_files["espcn_x4"])

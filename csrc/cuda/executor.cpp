@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <limits>
 
-#include "../threads.hpp"
 #include "launch.hpp"
 
 namespace pysr::cuda {
@@ -58,9 +57,11 @@ Context::Context(int device_, int precision_, std::shared_ptr<WeightCache> weigh
     tensor_cores = precision != PYSR_PRECISION_FP32 && info.major >= 8;
 }
 
-std::shared_ptr<Buffer> Context::upload(const std::vector<float> &v) {
-    auto b = std::make_shared<Buffer>(v.size() * sizeof(float));
-    copy_to_device(b->get(), v.data(), v.size() * sizeof(float), stream);
+std::shared_ptr<Buffer> Context::upload(const std::vector<float> &v) { return upload(v.data(), v.size() * sizeof(float)); }
+
+std::shared_ptr<Buffer> Context::upload(const void *data, size_t bytes) {
+    auto b = std::make_shared<Buffer>(bytes);
+    copy_to_device(b->get(), data, bytes, stream);
     stream.sync();
     return b;
 }
@@ -71,7 +72,7 @@ std::shared_ptr<Buffer> Context::tensor(const Graph &g, const Tensor &t) {
 
 // ---- plans ---------------------------------------------------------------------------------------------------
 
-DevicePlan::DevicePlan(std::shared_ptr<Context> ctx, const Graph &g, const std::vector<Shape> &inputs, int threads)
+DevicePlan::DevicePlan(std::shared_ptr<Context> ctx, const Graph &g, const std::vector<Shape> &inputs)
     : ctx_(std::move(ctx)) {
     use_device(ctx_->device);
     if (inputs.size() != g.inputs.size())
@@ -151,7 +152,9 @@ DevicePlan::DevicePlan(std::shared_ptr<Context> ctx, const Graph &g, const std::
         Step step;
         step.name = n.name;
         step.fn = compile_node(*ctx_, n, g, in, out, keep_);
-        if (!step.fn) step.host = n.op->prepare(n, g, in, out, threads);
+        if (!step.fn)  // every op of csrc/ops has a device step (ops.cpp): a tripwire for a new one
+            fail(PYSR_STATUS_UNSUPPORTED, "the CUDA executor has no kernel for op '" + n.op_name + "' (node '" +
+                                              n.name + "')");
         step.in = node_in[i];
         step.out = node_out[i];
         steps_.push_back(std::move(step));
@@ -194,36 +197,17 @@ void DevicePlan::to_host(int v, float *dst) {
     s.sync();
 }
 
-void DevicePlan::run(const float *const *x, float *const *y, ThreadPool &pool) {
+void DevicePlan::run(const float *const *x, float *const *y) {
     use_device(ctx_->device);
     for (size_t k = 0; k < inputs_.size(); ++k) to_device(inputs_[k], x[k]);
     std::vector<const void *> in;
     std::vector<void *> out;
     for (auto &step : steps_) {
-        if (step.fn) {
-            in.clear();
-            out.clear();
-            for (int v : step.in) in.push_back(ptr(v));
-            for (int v : step.out) out.push_back(ptr(v));
-            step.fn(in.data(), out.data());
-            continue;
-        }
-        // a node without a device kernel: its CPU op on host copies
-        host_in_.resize(step.in.size());
-        host_out_.resize(step.out.size());
-        std::vector<const float *> hin;
-        std::vector<float *> hout;
-        for (size_t k = 0; k < step.in.size(); ++k) {
-            host_in_[k].resize(size_t(numel(shapes_[size_t(step.in[k])])));
-            to_host(step.in[k], host_in_[k].data());
-            hin.push_back(host_in_[k].data());
-        }
-        for (size_t k = 0; k < step.out.size(); ++k) {
-            host_out_[k].resize(size_t(numel(shapes_[size_t(step.out[k])])));
-            hout.push_back(host_out_[k].data());
-        }
-        step.host->run(hin.data(), hout.data(), pool);
-        for (size_t k = 0; k < step.out.size(); ++k) to_device(step.out[k], host_out_[k].data());
+        in.clear();
+        out.clear();
+        for (int v : step.in) in.push_back(ptr(v));
+        for (int v : step.out) out.push_back(ptr(v));
+        step.fn(in.data(), out.data());
     }
     for (size_t k = 0; k < outputs_.size(); ++k) to_host(outputs_[k], y[k]);
     ctx_->stream.sync();

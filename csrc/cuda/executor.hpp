@@ -4,8 +4,7 @@
 // (WeightCache, shared by the model's sessions); everything else a plan needs (folded parameters, zero biases, value
 // buffers, a float32 staging buffer for the 16-bit precisions) is allocated when the plan is made; a run copies the
 // inputs in, launches every step on the session's stream, copies the outputs out and waits.
-// A node without a device kernel (the resizes, whose tap tables csrc/ops keeps private) runs its CPU op between
-// device steps: its inputs come to the host and its outputs go back.
+// Every node runs on the device: a node without a device step is refused when the plan is made (UNSUPPORTED).
 #pragma once
 
 #include <functional>
@@ -19,10 +18,6 @@
 #include "../graph.hpp"
 #include "../ops/op.hpp"
 #include "device.hpp"
-
-namespace pysr {
-class ThreadPool;
-}
 
 namespace pysr::cuda {
 
@@ -58,6 +53,7 @@ struct Context {
     size_t elem() const { return storage == Storage::F32 ? 4 : 2; }
     // float32 host data on the device as float32 (bias, tables, folded parameters): a new buffer of this plan
     std::shared_ptr<Buffer> upload(const std::vector<float> &v);
+    std::shared_ptr<Buffer> upload(const void *data, size_t bytes);  // as is (int32 tap indices)
     // a parameter tensor of g as float32 (cached per model)
     std::shared_ptr<Buffer> tensor(const Graph &g, const Tensor &t);
 };
@@ -74,17 +70,16 @@ StepFn compile_conv2d(Context &ctx, const Node &n, const Graph &g, const std::ve
 // A graph compiled for one shape per input on one device; every graph output is copied to a buffer of the caller.
 class DevicePlan {
   public:
-    DevicePlan(std::shared_ptr<Context> ctx, const Graph &g, const std::vector<Shape> &inputs, int threads);
+    DevicePlan(std::shared_ptr<Context> ctx, const Graph &g, const std::vector<Shape> &inputs);
     ~DevicePlan();
     std::vector<Shape> input_shapes, output_shapes;
     // x[k]: input_shapes[k] float32 NCHW on the host; y[k]: output_shapes[k]. Waits for the device.
-    void run(const float *const *x, float *const *y, ThreadPool &pool);
+    void run(const float *const *x, float *const *y);
 
   private:
     struct Step {
         std::string name;
         StepFn fn;
-        std::unique_ptr<OpState> host;  // when fn is empty
         std::vector<int> in, out;
     };
     void *ptr(int v) const;
@@ -97,7 +92,6 @@ class DevicePlan {
     Buffer staging_;                        // float32, for the casts of the 16-bit storage types
     std::vector<std::shared_ptr<Buffer>> keep_;
     std::vector<Step> steps_;
-    std::vector<std::vector<float>> host_in_, host_out_;
 };
 
 }  // namespace pysr::cuda

@@ -3,8 +3,11 @@
 // step launches kernels/cuda/<op>.cu with the argument list of that file and of ENTRY_POINTS. Attributes were
 // checked by the op's parse (csrc/ops) when the model was read.
 #include <cmath>
+#include <tuple>
+#include <type_traits>
 
 #include "../ops/colour_affine.hpp"
+#include "../ops/separable.hpp"
 #include "executor.hpp"
 #include "launch.hpp"
 
@@ -183,9 +186,33 @@ StepFn compile_typed(Context &ctx, const Node &node, const Graph &g, const std::
         };
     }
     if (op == "conv2d") return compile_conv2d(ctx, node, g, in, out, keep);
-    // NOTE: resize_bilinear, resize_bicubic_torch, resize_bicubic_matlab and upsample_bicubic_tecogan have kernels
-    // (separable.cuh) but their tap tables are built privately by csrc/ops/<op>.cpp: until those builders are
-    // shared, such a node runs its CPU op (executor.cpp) rather than a second copy of the tables here.
+    // the resizes: separable.cuh through the op's own tap tables (csrc/ops/<op>.cpp, the CPU's), uploaded once
+    // per plan, as _cuda_ops.py `_separable` does with pysr/ops/<op>.py `tables`
+    using Tables = AxisTaps (*)(const Attrs &, const Shape &, const Shape &);
+    using Kernel = std::remove_const_t<decltype(K<T>::resize_bilinear)>;
+    const std::tuple<const char *, Tables, Kernel> separable[] = {
+        {"resize_bilinear", resize_bilinear_tables, K<T>::resize_bilinear},
+        {"resize_bicubic_torch", resize_bicubic_torch_tables, K<T>::resize_bicubic_torch},
+        {"resize_bicubic_matlab", resize_bicubic_matlab_tables, K<T>::resize_bicubic_matlab},
+        {"upsample_bicubic_tecogan", upsample_bicubic_tecogan_tables, K<T>::upsample_bicubic_tecogan}};
+    for (auto &[name, tables, kernel] : separable) {
+        if (op != name) continue;
+        const AxisTaps t = tables(a, in[0], out[0]);
+        const int ho = i32(out[0][2], "the height"), wo = i32(out[0][3], "the width"), ph = t.h.p, pw = t.w.p;
+        keep.push_back(ctx.upload(t.h.idx.data(), t.h.idx.size() * sizeof(int32_t)));
+        keep.push_back(ctx.upload(t.h.w));
+        keep.push_back(ctx.upload(t.w.idx.data(), t.w.idx.size() * sizeof(int32_t)));
+        keep.push_back(ctx.upload(t.w.w));
+        const int *ih = static_cast<const int *>(keep[keep.size() - 4]->get());
+        const float *wh = static_cast<const float *>(keep[keep.size() - 3]->get());
+        const int *iw = static_cast<const int *>(keep[keep.size() - 2]->get());
+        const float *ww = static_cast<const float *>(keep.back()->get());
+        const int64_t planes = int64_t(n) * c, items = numel(out[0]);
+        const Kernel k = kernel;
+        return [=, &st](const void *const *x, void *const *y) {
+            launch_flat(st, k, items, in_<T>(x, 0), out_<T>(y, 0), planes, h, w, ho, wo, ih, wh, ph, iw, ww, pw);
+        };
+    }
     return {};
 }
 

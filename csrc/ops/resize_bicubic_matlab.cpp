@@ -64,11 +64,14 @@ Taps taps(int64_t n, int64_t m, double scale) {
 
 std::unique_ptr<OpState> prepare(const Node &node, const Graph &, const std::vector<Shape> &in,
                                  const std::vector<Shape> &out, int threads) {
-    double s = node.attrs.scale;
-    return separable_state(in[0], taps(in[0][2], out[0][2], s), taps(in[0][3], out[0][3], s), threads);
+    return separable_state(in[0], resize_bicubic_matlab_tables(node.attrs, in[0], out[0]), threads);
 }
 
 }  // namespace
+
+AxisTaps resize_bicubic_matlab_tables(const Attrs &a, const Shape &in, const Shape &out) {
+    return {taps(in[2], out[2], a.scale), taps(in[3], out[3], a.scale)};
+}
 
 const OpDef op_resize_bicubic_matlab = {"resize_bicubic_matlab", 1, {}, parse, shape, prepare};
 

@@ -34,12 +34,14 @@ Taps taps(int64_t n, int64_t m, double scale, bool align) {
 
 std::unique_ptr<OpState> prepare(const Node &node, const Graph &, const std::vector<Shape> &in,
                                  const std::vector<Shape> &out, int threads) {
-    const Attrs &a = node.attrs;
-    return separable_state(in[0], taps(in[0][2], out[0][2], a.scale, a.align_corners),
-                           taps(in[0][3], out[0][3], a.scale, a.align_corners), threads);
+    return separable_state(in[0], resize_bilinear_tables(node.attrs, in[0], out[0]), threads);
 }
 
 }  // namespace
+
+AxisTaps resize_bilinear_tables(const Attrs &a, const Shape &in, const Shape &out) {
+    return {taps(in[2], out[2], a.scale, a.align_corners), taps(in[3], out[3], a.scale, a.align_corners)};
+}
 
 const OpDef op_resize_bilinear = {"resize_bilinear", 1, {}, parse, shape, prepare};
 

@@ -315,7 +315,8 @@ Taps make_taps(int64_t n, int64_t m, int p, const std::vector<int64_t> &idx, con
     return t;
 }
 
-std::unique_ptr<OpState> separable_state(const Shape &in, Taps th, Taps tw, int threads) {
+std::unique_ptr<OpState> separable_state(const Shape &in, AxisTaps t, int threads) {
+    Taps &th = t.h, &tw = t.w;
     auto s = std::make_unique<State>();
     Geometry &g = s->g;
     g.planes = in[0] * in[1];

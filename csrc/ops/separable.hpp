@@ -29,8 +29,20 @@ struct Taps {
 // dropped (MATLAB's cubic keeps 2 such columns of its ceil(width) + 2): they add nothing but loads.
 Taps make_taps(int64_t n, int64_t m, int p, const std::vector<int64_t> &idx, const std::vector<double> &w);
 
-// The state resampling an NCHW input of shape `in` along H by `th` and along W by `tw`.
-std::unique_ptr<OpState> separable_state(const Shape &in, Taps th, Taps tw, int threads);
+// The tables of both axes of one op: along H (Ho outputs), along W (Wo outputs).
+struct AxisTaps {
+    Taps h, w;
+};
+
+// Each op's tables for an NCHW input of shape `in` and output `out` (pysr/ops/<op>.py `tables`), built in
+// csrc/ops/<op>.cpp: read by the op's CPU state and by the CUDA executor (csrc/cuda/ops.cpp, separable.cuh).
+AxisTaps resize_bilinear_tables(const Attrs &a, const Shape &in, const Shape &out);
+AxisTaps resize_bicubic_torch_tables(const Attrs &a, const Shape &in, const Shape &out);
+AxisTaps resize_bicubic_matlab_tables(const Attrs &a, const Shape &in, const Shape &out);
+AxisTaps upsample_bicubic_tecogan_tables(const Attrs &a, const Shape &in, const Shape &out);
+
+// The state resampling an NCHW input of shape `in` along H by `t.h` and along W by `t.w`.
+std::unique_ptr<OpState> separable_state(const Shape &in, AxisTaps t, int threads);
 
 // Attribute `scale`: required, a finite number > 0 (separable.check_scale).
 double parse_scale(const char *op, AttrReader &r);

@@ -39,13 +39,17 @@ Taps taps(int64_t n, int64_t s) {
     return make_taps(n, n * s, 4, idx, w);
 }
 
-std::unique_ptr<OpState> prepare(const Node &node, const Graph &, const std::vector<Shape> &in, const std::vector<Shape> &,
-                                 int threads) {
-    int64_t s = int64_t(node.attrs.scale);
-    return separable_state(in[0], taps(in[0][2], s), taps(in[0][3], s), threads);
+std::unique_ptr<OpState> prepare(const Node &node, const Graph &, const std::vector<Shape> &in,
+                                 const std::vector<Shape> &out, int threads) {
+    return separable_state(in[0], upsample_bicubic_tecogan_tables(node.attrs, in[0], out[0]), threads);
 }
 
 }  // namespace
+
+AxisTaps upsample_bicubic_tecogan_tables(const Attrs &a, const Shape &in, const Shape &) {
+    int64_t s = int64_t(a.scale);
+    return {taps(in[2], s), taps(in[3], s)};
+}
 
 const OpDef op_upsample_bicubic_tecogan = {"upsample_bicubic_tecogan", 1, {}, parse, shape, prepare};
 
