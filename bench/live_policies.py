@@ -140,7 +140,7 @@ def _psnr(ref: np.ndarray, out: np.ndarray, shave: int) -> float:
 
 
 def run_policy(policy: str, model: pysr.Model, hr_y: list, lr_y: list, keyint: int, rate: float,
-               th_s: float, budget: int, seed: int, probe: ProbeConfig | None = None) -> Run:
+               th_s: float, budget: int, seed: int, probe: ProbeConfig | None = None, recent: int | None = None) -> Run:
     run = Run(policy)
     s = model.scale
     state = {"model": model, "version": 0, "frame": 0}
@@ -161,7 +161,7 @@ def run_policy(policy: str, model: pysr.Model, hr_y: list, lr_y: list, keyint: i
                        "adaptive-both": MonitorConfig(direction="both"), "adaptive-probe": MonitorConfig()}[policy]
             probe = (probe or ProbeConfig()) if policy == "adaptive-probe" else None
             control = TrainingControl(model, trainer, ControlConfig(monitor=monitor, stop=StopRule(th_s=th_s),
-                                                                    probe=probe), log=lambda text: None)
+                                                                    probe=probe, recent=recent), log=lambda text: None)
     steps_per_frame, owed = rate / FPS, 0.0
     span_start = None
     for i, (hy, ly) in enumerate(zip(hr_y, lr_y)):
@@ -263,6 +263,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=int, default=1000, help="step budget of one training run (once, adaptive)")
     ap.add_argument("--probe-every", type=float, default=ProbeConfig.every_s, help="adaptive-probe: every_s")
     ap.add_argument("--probe-margin", type=float, default=ProbeConfig.margin_db, help="adaptive-probe: margin_db")
+    ap.add_argument("--recent", type=int, default=ControlConfig.recent,
+                    help="adaptive policies: ControlConfig.recent (keyframes a scene change's or probe's run learns)")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     ap.add_argument("--threads", type=int, default=1, help="numba threads of the engine (the trainer uses one)")
     ap.add_argument("--seed", type=int, default=0)
@@ -298,7 +300,7 @@ def main(argv=None) -> int:
     for p in args.policies:
         t0 = time.monotonic()
         runs[p] = r = run_policy(p, model, hr_y, lr_y, keyint, args.rate, args.th_s, args.budget, args.seed,
-                                 ProbeConfig(every_s=args.probe_every, margin_db=args.probe_margin))
+                                 ProbeConfig(every_s=args.probe_every, margin_db=args.probe_margin), args.recent)
         print(f"{p}: mean {np.mean(r.psnr):.2f} dB, {r.steps} steps, {r.cpu_s:.1f} s trainer CPU, "
               f"{len(r.updates)} updates, events {r.events}; {time.monotonic() - t0:.0f} s", flush=True)
 

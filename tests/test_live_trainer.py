@@ -117,6 +117,26 @@ def test_trainer_improves_the_gain_and_exports_drop_in_updates(torch):
         tr.add_pair(pairs[0][0], pairs[0][0])
 
 
+def test_a_run_for_a_new_scene_learns_from_the_newest_keyframes(torch):
+    from pysr.live.trainer import OnlineTrainer, TrainerConfig
+
+    tr = OnlineTrainer(smooth_fedsr(torch), TrainerConfig(batch=16, patch=8), log=lambda s: None)
+    flat = [(np.full((32, 32), v, np.float32), np.full((16, 16), v, np.float32)) for v in np.arange(10) / 20]
+
+    def seen():
+        return {round(float(v) * 20) for _ in range(10) for v in tr._batch()[0][:, 0, 0, 0]}
+
+    for p in flat[:8]:
+        tr.add_pair(*p)
+    assert tr.start() and seen() == set(range(8))          # the whole buffer
+    tr.stop()
+    assert tr.start(recent=3) and seen() == {5, 6, 7}        # the newest 3 ...
+    for p in flat[8:]:
+        tr.add_pair(*p)
+    assert seen() == {5, 6, 7, 8, 9}                         # ... and every pair that came during the run
+    tr.stop()
+
+
 def test_trainer_refuses_models_it_cannot_train(torch):
     from test_runtime import tiny
 
@@ -217,8 +237,8 @@ class ScriptedTrainer:
     def add_pair(self, hr, lr):
         self.pairs += 1
 
-    def start(self):
-        self.training, self.curve, self.run_steps = True, [], 0
+    def start(self, recent=None):
+        self.training, self.curve, self.run_steps, self.recent = True, [], 0, recent
         return True
 
     def stop(self, ended=None):
@@ -265,9 +285,9 @@ class ProbeTrainer(ScriptedTrainer):
         super().__init__()
         self.score, self.runs, self.advantage = advantage, -1, []
 
-    def start(self):
+    def start(self, recent=None):
         self.runs, self.advantage = self.runs + 1, []
-        return super().start()
+        return super().start(recent)
 
     def revert(self):
         self.reverts = getattr(self, "reverts", 0) + 1

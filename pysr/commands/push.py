@@ -48,6 +48,9 @@ def register(sub) -> None:
     t.add_argument("--probe", type=_positive, default=None, metavar="S", help="after S seconds of stream without "
                    "training, train a probe of 100 steps and go on while fresh training beats the deployed model "
                    "(docs/live.md, 'Probe runs'; default: no probes)")
+    t.add_argument("--train-recent", type=int, default=8, metavar="N", help="a run for a scene change or a probe "
+                   "learns from the newest N keyframes and those that come during it; 0: the whole buffer of 32 "
+                   "(default 8)")
     t.add_argument("--train-threads", type=int, default=1, help="torch threads (default 1)")
     t.add_argument("--backend", default="cpu", help="pysr backend of the monitor's gains (default cpu)")
     p.set_defaults(func=cmd_push)
@@ -65,8 +68,11 @@ def cmd_push(args) -> None:
                              "http://127.0.0.1:8081 --uplink 1M (the server's model and control API, your uplink)")
         if min(args.train_steps, args.train_threads, args.train_eval) < 1:
             raise InputError("--train-steps, --train-eval and --train-threads must be >= 1")
+        if args.train_recent < 0:
+            raise InputError(f"--train-recent must be >= 0 (0: the whole buffer), got {args.train_recent}")
         train = TrainOptions(args.model, args.control, args.uplink, args.key, args.stream, args.th_s, args.train_steps,
-                             args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe)
+                             args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe,
+                             recent=args.train_recent if args.train_recent > 0 else None)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
                      max(0, args.retries), args.frames, args.keyframe_s, train)
     from pysr.video.colour import ColourWarning

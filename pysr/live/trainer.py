@@ -150,6 +150,8 @@ class OnlineTrainer:
         self._published_gain: dict[int, float | None] = {}         # per pair serial, for the published model
         self._cond = threading.Condition()
         self._training = self._closed = False
+        self._recent: int | None = None
+        self._run_first_pair = 0
         self._thread: threading.Thread | None = None
         self.steps = self.run_steps = self.published = self.pairs_seen = 0
         self.curve: list[tuple[float, float]] = []     # (step of the run, candidate gain) at each evaluation
@@ -177,6 +179,8 @@ class OnlineTrainer:
     def _batch(self):
         with self._cond:
             pairs = list(self._pairs)
+            if self._recent is not None:        # the newest `recent` pairs at the start, and those since
+                pairs = pairs[-(self._recent + self.pairs_seen - self._run_first_pair):]
         c, s, rng = self.config, self.scale, self._rng
         p = min(c.patch, *(min(ly.shape) for _, ly in pairs))     # the LR size may change at a reconnect
         lr = np.empty((c.batch, 1, p, p), np.float32)
@@ -197,12 +201,14 @@ class OnlineTrainer:
         with self._cond:
             return self._training
 
-    def start(self) -> bool:
-        """Open a run (False if one is open)."""
+    def start(self, recent: int | None = None) -> bool:
+        """Open a run (False if one is open). `recent`: its batches come from the newest `recent` keyframe pairs and
+        those that arrive while it runs (a new scene), not from the whole buffer."""
         with self._cond:
             if self._training:
                 return False
             self._training, self.ended = True, None
+            self._recent, self._run_first_pair = recent, self.pairs_seen
             self.run_steps, self.curve, self.advantage = 0, [], []
             self.run_started = self._last_eval = self.clock()
             self._cond.notify_all()
@@ -352,6 +358,8 @@ class ControlConfig:
     stop: StopRule = field(default_factory=StopRule)
     plateau: PlateauConfig = field(default_factory=PlateauConfig)
     probe: ProbeConfig | None = None    # None: only the patent's triggers (cold start, scene change)
+    recent: int | None = 8              # runs for a scene change or a probe learn from the newest this-many keyframes
+                                        # (and those that come during the run); None: the whole buffer
     cold_start: bool = True     # the first run starts at the first keyframe (and its curve fits THp)
     backend: str = "cpu"        # the engine backend of the gains
     queue: int = 4              # keyframes waiting for the control thread; more are dropped (said once each)
@@ -450,7 +458,8 @@ class TrainingControl:
         return gain
 
     def _open(self, kind: str, why: str) -> None:
-        self.trainer.start()
+        recent = None if why == "cold start" else self.config.recent
+        self.trainer.start(recent)
         self._running, self._kind, self._judged = True, kind, 0
         self.events.append(("start", why))
 
