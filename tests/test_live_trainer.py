@@ -445,6 +445,8 @@ def test_uplink_without_room_is_refused_at_start(tmp_path, capsys):
     args = ["push", "-i", str(tmp_path / "c.y4m"), "--url", "rtmp://127.0.0.1:1/live/k", "--lr", "16x8",
             "--bitrate", "300k", "--train", "--model", str(tmp_path / "m.pysr"), "--control", "http://127.0.0.1:1"]
     assert main(args) == 2 and "--train needs --uplink" in capsys.readouterr().err
+    for bad, said in ((["--probe", "-1"], "--probe must be >= 0"), (["--train-recent", "-2"], "--train-recent must")):
+        assert main([*args, "--uplink", "1M", *bad]) == 2 and said in capsys.readouterr().err
     assert main([*args, "--uplink", "320k"]) == 2
     err = capsys.readouterr().err
     assert "no room for model updates" in err and "video 300000 b/s" in err, err

@@ -45,9 +45,9 @@ def register(sub) -> None:
     t.add_argument("--train-steps", type=int, default=3000, help="step budget of one training run (default 3000)")
     t.add_argument("--train-eval", type=int, default=100, help="evaluate the candidate (and send it if better) every "
                    "N steps, or every 10 s (default 100)")
-    t.add_argument("--probe", type=_positive, default=None, metavar="S", help="after S seconds of stream without "
+    t.add_argument("--probe", type=float, default=10.0, metavar="S", help="after S seconds of stream without "
                    "training, train a probe of 100 steps and go on while fresh training beats the deployed model "
-                   "(docs/live.md, 'Probe runs'; default: no probes)")
+                   "(docs/live.md, 'Probe runs'; default 10; 0: no probes, the patent's triggers only)")
     t.add_argument("--train-recent", type=int, default=8, metavar="N", help="a run for a scene change or a probe "
                    "learns from the newest N keyframes and those that come during it; 0: the whole buffer of 32 "
                    "(default 8)")
@@ -68,10 +68,12 @@ def cmd_push(args) -> None:
                              "http://127.0.0.1:8081 --uplink 1M (the server's model and control API, your uplink)")
         if min(args.train_steps, args.train_threads, args.train_eval) < 1:
             raise InputError("--train-steps, --train-eval and --train-threads must be >= 1")
+        if not args.probe >= 0:
+            raise InputError(f"--probe must be >= 0 seconds (0: no probes), got {args.probe}")
         if args.train_recent < 0:
             raise InputError(f"--train-recent must be >= 0 (0: the whole buffer), got {args.train_recent}")
         train = TrainOptions(args.model, args.control, args.uplink, args.key, args.stream, args.th_s, args.train_steps,
-                             args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe,
+                             args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe or None,
                              recent=args.train_recent if args.train_recent > 0 else None)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
                      max(0, args.retries), args.frames, args.keyframe_s, train)

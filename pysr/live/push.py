@@ -65,7 +65,7 @@ class TrainOptions:
     threads: int = 1                    # torch threads
     margin: float = 0.1                 # share of the uplink kept free
     backend: str = "cpu"                # engine backend of the monitor's gains
-    probe_s: float | None = None        # a probe run after this many seconds without training (None: no probes)
+    probe_s: float | None = 10.0        # a probe run after this many seconds without training (None: no probes)
     recent: int | None = 8              # keyframes a scene change's or a probe's run learns from (None: all 32)
 
 
