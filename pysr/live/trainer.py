@@ -152,6 +152,7 @@ class OnlineTrainer:
         self._training = self._closed = False
         self._recent: int | None = None
         self._run_first_pair = 0
+        self._revert = False
         self._thread: threading.Thread | None = None
         self.steps = self.run_steps = self.published = self.pairs_seen = 0
         self.curve: list[tuple[float, float]] = []     # (step of the run, candidate gain) at each evaluation
@@ -222,13 +223,18 @@ class OnlineTrainer:
             self.ended = ended
 
     def revert(self) -> None:
-        """Back to the published weights (a probe that did not pay: its steps are not kept)."""
+        """Back to the published weights (a probe that did not pay: its steps are not kept). Done by the thread that
+        trains, before its next step: a step may be in flight in it now."""
         with self._cond:
-            self.net.load_state_dict(self.best.state_dict())
+            self._revert = True
 
     def train_steps(self, n: int) -> int:
         """Up to n Adam steps of the open run (evaluating and publishing when due); returns the steps run."""
         c, torch, done = self.config, self.torch, 0
+        with self._cond:
+            revert, self._revert = self._revert, False
+        if revert:
+            self.net.load_state_dict(self.best.state_dict())
         while done < n and self.training and self._pairs:
             x, y = self._batch()
             loss = torch.nn.functional.l1_loss(self.net(x), y)
