@@ -115,7 +115,9 @@ def _status(live) -> dict:
         return json.load(r)
 
 
-def _wait(live, cond, timeout: float = 30.0) -> dict:
+def _wait(live, cond, timeout: float = 180.0) -> dict:
+    # generous: in a fresh clone the first push and the first stream compile their numba kernels (a minute or more
+    # on a loaded 2-core machine); a passing wait returns as soon as its condition holds
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         st = _status(live)
