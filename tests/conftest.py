@@ -15,3 +15,20 @@ def shared():
     if not SHARED.is_dir():
         pytest.skip(f"../shared not found at {SHARED} (data, weights and refs live there)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def native(tmp_path_factory):
+    """libpysr built and installed once per test run (tests/test_native_lib.py `built`), for every test of the C API
+    (a module may define its own `native`, as test_native_backend.py does for the Python module)."""
+    from test_native_lib import built
+
+    return built(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def lib(native):
+    """The C API of that build through ctypes (tests/test_native_lib.py `Lib`)."""
+    from test_native_lib import Lib
+
+    return Lib(native["lib"])

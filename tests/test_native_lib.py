@@ -60,11 +60,6 @@ def built(tmp_path_factory) -> dict:
     return _BUILT["paths"]
 
 
-@pytest.fixture(scope="session")
-def native(tmp_path_factory):
-    return built(tmp_path_factory)
-
-
 def _build(tmp_path_factory) -> dict:
     if not shutil.which("cmake"):
         pytest.skip("cmake is not installed: the C library cannot be built")
@@ -213,11 +208,6 @@ class Lib:
                                                ctypes.byref(yuv420(out, out_colour or colour)))
         assert st == OK, self.error()
         return out
-
-
-@pytest.fixture(scope="session")
-def lib(native):
-    return Lib(native["lib"])
 
 
 # ---- random tiny models ------------------------------------------------------------------------------

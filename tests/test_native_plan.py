@@ -28,16 +28,6 @@ Y_FACTS = {"architecture": "test_plan", "scale": 2, "input_range": [0.0, 1.0], "
            "temporal": "single", "licence": "MIT", "provenance": {"source": "test"}}
 
 
-@pytest.fixture(scope="session")
-def native(tmp_path_factory):
-    return native_lib.built(tmp_path_factory)   # the build of tests/test_native_lib.py, not a second one
-
-
-@pytest.fixture(scope="session")
-def lib(native):
-    return native_lib.Lib(native["lib"])
-
-
 def y_model(nodes, params, outputs=("y",)) -> pysr.Model:
     import pysr.models.colour
 

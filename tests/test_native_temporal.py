@@ -15,7 +15,6 @@ import threading
 
 import numpy as np
 import pytest
-import test_native_lib as native_lib
 from test_native_lib import AGAIN, OK, Params, _run, _y4m_from_video, sofvsr_model, yuv420, yuv420_planes, yuv_frame
 from test_session import tiny_egvsr, window_model
 
@@ -25,16 +24,6 @@ from pysr.stream.session import Session
 
 INVALID, SHAPE = 1, 5
 TOL, TOL_U8 = 1e-4, 0.999
-
-
-@pytest.fixture(scope="session")
-def native(tmp_path_factory):
-    return native_lib.built(tmp_path_factory)   # the build of tests/test_native_lib.py, not a second one
-
-
-@pytest.fixture(scope="session")
-def lib(native):
-    return native_lib.Lib(native["lib"])
 
 
 # ---- models ---------------------------------------------------------------------------------------------------
