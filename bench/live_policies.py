@@ -19,9 +19,11 @@ compute, whatever else the machine is doing:
 Policies: `never` (the shipped model, no training), `once` (the cold start only: the monitor never calls a scene
 change), `adaptive` (the monitor and the stop rule as `pysr push --train` runs them: a scene change is a fall of
 the smoothed gain), `adaptive-both` (the same, the monitor also calling a rise a scene change: MonitorConfig
-direction "both"), `adaptive-probe` (adaptive, plus a probe run of 100 steps after 20 s without training that
-goes on while fresh training beats the deployed model on the newest keyframes: ProbeConfig), `continuous` (a
-run open from the first keyframe to the end, every candidate that beats the deployed one exported).
+direction "both"), `adaptive-probe` (what `pysr push --train` runs by default: adaptive, plus a probe run of 100
+steps after 10 s without training that goes on while fresh training beats the deployed model on the newest
+keyframes (ProbeConfig), and kept models — one per scene — recalled at a scene change or a probe when one beats the
+deployed model: ControlConfig.keep), `continuous` (a run open from the first keyframe to the end, every candidate
+that beats the deployed one exported).
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def _psnr(ref: np.ndarray, out: np.ndarray, shave: int) -> float:
 
 
 def run_policy(policy: str, model: pysr.Model, hr_y: list, lr_y: list, keyint: int, rate: float,
-               th_s: float, budget: int, seed: int, probe: ProbeConfig | None = None, recent: int | None = None) -> Run:
+               th_s: float, budget: int, seed: int, probe: ProbeConfig | None = None, recent: int | None = None,
+               keep: int = 0) -> Run:
     run = Run(policy)
     s = model.scale
     state = {"model": model, "version": 0, "frame": 0}
@@ -159,9 +162,10 @@ def run_policy(policy: str, model: pysr.Model, hr_y: list, lr_y: list, keyint: i
         if policy != "continuous":
             monitor = {"once": MonitorConfig(min_drop_db=1e9), "adaptive": MonitorConfig(),
                        "adaptive-both": MonitorConfig(direction="both"), "adaptive-probe": MonitorConfig()}[policy]
-            probe = (probe or ProbeConfig()) if policy == "adaptive-probe" else None
-            control = TrainingControl(model, trainer, ControlConfig(monitor=monitor, stop=StopRule(th_s=th_s),
-                                                                    probe=probe, recent=recent), log=lambda text: None)
+            extras = policy == "adaptive-probe"        # the other adaptive policies are the patent's alone
+            control = TrainingControl(model, trainer, ControlConfig(
+                monitor=monitor, stop=StopRule(th_s=th_s), probe=(probe or ProbeConfig()) if extras else None,
+                recent=recent, keep=keep if extras else 0), log=lambda text: None)
     steps_per_frame, owed = rate / FPS, 0.0
     span_start = None
     for i, (hy, ly) in enumerate(zip(hr_y, lr_y)):
@@ -191,6 +195,8 @@ def run_policy(policy: str, model: pysr.Model, hr_y: list, lr_y: list, keyint: i
         run.psnr.append(_psnr(hy, sr, s))
     if span_start is not None:
         run.training.append((span_start, len(hr_y)))
+    if trainer is not None:
+        run.cpu_s += trainer.recall_seconds         # kept models measured (forward passes)
     if control is not None:
         control.close()
     elif trainer is not None:
@@ -265,6 +271,8 @@ def main(argv=None) -> int:
     ap.add_argument("--probe-margin", type=float, default=ProbeConfig.margin_db, help="adaptive-probe: margin_db")
     ap.add_argument("--recent", type=int, default=ControlConfig.recent,
                     help="adaptive policies: ControlConfig.recent (keyframes a scene change's or probe's run learns)")
+    ap.add_argument("--keep", type=int, default=ControlConfig.keep,
+                    help="adaptive-probe: ControlConfig.keep (scenes whose model is kept for recall; 0: none)")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
     ap.add_argument("--threads", type=int, default=1, help="numba threads of the engine (the trainer uses one)")
     ap.add_argument("--seed", type=int, default=0)
@@ -300,7 +308,8 @@ def main(argv=None) -> int:
     for p in args.policies:
         t0 = time.monotonic()
         runs[p] = r = run_policy(p, model, hr_y, lr_y, keyint, args.rate, args.th_s, args.budget, args.seed,
-                                 ProbeConfig(every_s=args.probe_every, margin_db=args.probe_margin), args.recent)
+                                 ProbeConfig(every_s=args.probe_every, margin_db=args.probe_margin), args.recent,
+                                 args.keep)
         print(f"{p}: mean {np.mean(r.psnr):.2f} dB, {r.steps} steps, {r.cpu_s:.1f} s trainer CPU, "
               f"{len(r.updates)} updates, events {r.events}; {time.monotonic() - t0:.0f} s", flush=True)
 
@@ -312,8 +321,9 @@ def main(argv=None) -> int:
         title = (f"{model.facts.get('name', args.model)} fine-tuned online, {hr_w}×{hr_h} from {lr_w}×{lr_h} "
                  f"H.264 {args.bitrate}, keyframe {args.keyframe} s, {args.rate:g} steps/s while training")
         plot(png, runs, bicubic, bounds, title)
-        events = "; ".join(f"{t:.1f} s {kind} ({why})" for t, kind, why in runs["adaptive"].events) \
-            if "adaptive" in runs else ""
+        shown = "adaptive-probe" if "adaptive-probe" in runs else "adaptive"
+        events = "; ".join(f"{t:.1f} s {kind} ({why})" for t, kind, why in runs[shown].events) \
+            if shown in runs else ""
         command = " ".join(sys.argv[1:] if argv is None else argv)
         with open(ROOT / "bench" / "RESULTS.md", "a") as f:
             f.write(f"\n## When to train: adaptive vs once vs continuous — {time.strftime('%Y-%m-%d')}\n\n"
@@ -321,7 +331,7 @@ def main(argv=None) -> int:
                     f"{args.scene_seconds:g} s; step budget of a run {args.budget}; plot: bench/live_policies.png). "
                     f"Server-side Y-PSNR per frame, "
                     f"mean over each scene and over the first 8 s after each cut; trainer compute in Adam steps and "
-                    f"thread CPU seconds.\n\n{text}\n\nAdaptive run's decisions: {events}\n")
+                    f"thread CPU seconds.\n\n{text}\n\n{shown}'s decisions: {events}\n")
         print(f"wrote bench/RESULTS.md and {png.relative_to(ROOT)}")
     return 0
 

@@ -225,6 +225,39 @@ def test_scene_change_starts_training_and_the_stop_rule_stops_it(torch):
     assert any(x.startswith("training stop (TH") for x in logs)
 
 
+def test_a_returning_scene_gets_its_kept_model_back(torch):
+    """A, B (trained), A again, B again: at each return the scene change recalls the model kept for that scene — the
+    starting model for A, the model trained on B for B — from the `confirm` keyframes past the drop, with forward
+    passes only, so the viewer gets it at once and the run that follows stops at its first keyframe."""
+    from pysr.live.trainer import ControlConfig, OnlineTrainer, TrainerConfig, TrainingControl
+
+    model = smooth_fedsr(torch)
+    trainer = OnlineTrainer(model, TrainerConfig(batch=4, patch=24, lr=1e-3, eval_steps=10), log=lambda s: None)
+    monitor = MonitorConfig(k=4, confirm=1, min_spacing=4, min_drop_db=1.0)
+    control = TrainingControl(model, trainer, ControlConfig(monitor, StopRule(th_s=3.0), cold_start=False),
+                              log=lambda s: None)
+    versions = iter(range(1, 1000))
+    trainer.publish = lambda m, gain: control.accepted(next(versions), m)
+    stream = [("A", i) for i in range(10)] + [("B", i) for i in range(20)] + [("A", i) for i in range(10, 20)] + \
+        [("B", i) for i in range(20, 30)]
+    steps = []
+    for n, (kind, i) in enumerate(stream):
+        control.keyframe(float(n), *scene(kind, i))
+        steps.append(trainer.steps)
+        trainer.train_steps(10)
+    g, kinds = control.gains, [e[0] for e in control.events]
+    print(f"\ngains around the returns: A {g[29]:+.1f} {g[30]:+.1f} {g[31]:+.1f}, B {g[39]:+.1f} {g[40]:+.1f} "
+          f"{g[41]:+.1f} dB; events {control.events}")
+    assert kinds == ["start", "stop", "recall", "start", "stop", "recall", "start", "stop"], control.events
+    assert "(the starting one)" in control.events[2][1] and "(the starting one)" not in control.events[5][1]
+    assert g[30] < -5 and g[31] > 5 and g[32] > 5           # A again: the starting model from the next keyframe on
+    assert g[40] < -5 and g[41] > 2.5                       # B again: the model trained on B (it took 8 keyframes)
+    assert steps[-1] - steps[40] <= 20 and control.recalls == 2
+    assert trainer.recall_seconds > 0
+    off = TrainingControl(model, trainer, ControlConfig(monitor, keep=0), log=lambda s: None)
+    assert not off._recall("probe")                         # keep 0: nothing kept, nothing recalled
+
+
 class ScriptedTrainer:
     """What TrainingControl uses of an OnlineTrainer, with a scripted curve: g(t) = 2 (1 − exp(−t/300))."""
 
@@ -237,6 +270,12 @@ class ScriptedTrainer:
 
     def add_pair(self, hr, lr):
         self.pairs += 1
+
+    def snapshot(self):
+        return {"published": self.published}
+
+    def recall(self, kept, margin_db, frames=None):
+        return None
 
     def start(self, recent=None):
         self.training, self.curve, self.run_steps, self.recent = True, [], 0, recent
@@ -446,7 +485,8 @@ def test_uplink_without_room_is_refused_at_start(tmp_path, capsys):
     args = ["push", "-i", str(tmp_path / "c.y4m"), "--url", "rtmp://127.0.0.1:1/live/k", "--lr", "16x8",
             "--bitrate", "300k", "--train", "--model", str(tmp_path / "m.pysr"), "--control", "http://127.0.0.1:1"]
     assert main(args) == 2 and "--train needs --uplink" in capsys.readouterr().err
-    for bad, said in ((["--probe", "-1"], "--probe must be >= 0"), (["--train-recent", "-2"], "--train-recent must")):
+    for bad, said in ((["--probe", "-1"], "--probe must be >= 0"), (["--train-recent", "-2"], "--train-recent must"),
+                       (["--keep-models", "-1"], "--keep-models must")):
         assert main([*args, "--uplink", "1M", *bad]) == 2 and said in capsys.readouterr().err
     assert main([*args, "--uplink", "320k"]) == 2
     err = capsys.readouterr().err

@@ -51,6 +51,8 @@ def register(sub) -> None:
     t.add_argument("--train-recent", type=int, default=8, metavar="N", help="a run for a scene change or a probe "
                    "learns from the newest N keyframes and those that come during it; 0: the whole buffer of 32 "
                    "(default 8)")
+    t.add_argument("--keep-models", type=int, default=4, metavar="N", help="keep the model of the last N scenes and "
+                   "send one back when its scene returns (docs/live.md, 'Kept models'; default 4; 0: none)")
     t.add_argument("--train-threads", type=int, default=1, help="torch threads (default 1)")
     t.add_argument("--backend", default="cpu", help="pysr backend of the monitor's gains (default cpu)")
     p.set_defaults(func=cmd_push)
@@ -72,9 +74,11 @@ def cmd_push(args) -> None:
             raise InputError(f"--probe must be >= 0 seconds (0: no probes), got {args.probe}")
         if args.train_recent < 0:
             raise InputError(f"--train-recent must be >= 0 (0: the whole buffer), got {args.train_recent}")
+        if args.keep_models < 0:
+            raise InputError(f"--keep-models must be >= 0 (0: none), got {args.keep_models}")
         train = TrainOptions(args.model, args.control, args.uplink, args.key, args.stream, args.th_s, args.train_steps,
                              args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe or None,
-                             recent=args.train_recent if args.train_recent > 0 else None)
+                             recent=args.train_recent if args.train_recent > 0 else None, keep=args.keep_models)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
                      max(0, args.retries), args.frames, args.keyframe_s, train)
     from pysr.video.colour import ColourWarning

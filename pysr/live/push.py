@@ -67,6 +67,7 @@ class TrainOptions:
     backend: str = "cpu"                # engine backend of the monitor's gains
     probe_s: float | None = 10.0        # a probe run after this many seconds without training (None: no probes)
     recent: int | None = 8              # keyframes a scene change's or a probe's run learns from (None: all 32)
+    keep: int = 4                       # scenes whose model is kept for recall (0: none)
 
 
 @dataclass
@@ -180,7 +181,8 @@ def start_training(cfg: PushConfig, video_bps: int, log=say) -> LiveTraining:
                                                    threads=opts.threads), log=log)
     probe = None if opts.probe_s is None else ProbeConfig(every_s=opts.probe_s)
     control = TrainingControl(model, trainer, ControlConfig(stop=StopRule(th_s=opts.th_s), backend=opts.backend,
-                                                            probe=probe, recent=opts.recent), log=log)
+                                                            probe=probe, recent=opts.recent, keep=opts.keep),
+                              log=log)
     publisher = UpdatePublisher(transport, key, opts.stream or key, model, budget, video_bps, control.accepted,
                                 log=log)
     trainer.publish = lambda m, gain: publisher.submit(m)

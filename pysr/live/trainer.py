@@ -140,6 +140,9 @@ class OnlineTrainer:
         self.mcfg = architecture(arch).config_from_json(model.facts["config"])
         twin = TORCH_MODELS[arch]
         self.net, self.best = twin.module(self.mcfg), twin.module(self.mcfg)
+        self._scratch = twin.module(self.mcfg)      # a kept model under test (recall)
+        self._scratch.eval()
+        self._net_lock = threading.Lock()           # one user of net/best at a time: a step, or a recall
         init_from_model(self.net, model, arch, self.mcfg, torch)
         self.best.load_state_dict(self.net.state_dict())
         self.best.eval()
@@ -159,6 +162,7 @@ class OnlineTrainer:
         self.advantage: list[tuple[float, float]] = []  # (step of the run, candidate gain − published model's gain)
         self.ended: str | None = None                   # why the trainer closed the last run itself
         self.run_started = self.run_seconds = self._last_eval = 0.0
+        self.recall_seconds = 0.0                        # thread CPU seconds spent measuring kept models
         first = self.export()
         if first.graph.to_json() != model.graph.to_json() or any(
                 not np.array_equal(first.graph.params[k], v) for k, v in model.graph.params.items()):
@@ -230,30 +234,39 @@ class OnlineTrainer:
 
     def train_steps(self, n: int) -> int:
         """Up to n Adam steps of the open run (evaluating and publishing when due); returns the steps run."""
-        c, torch, done = self.config, self.torch, 0
-        with self._cond:
-            revert, self._revert = self._revert, False
-        if revert:
-            self.net.load_state_dict(self.best.state_dict())
-        while done < n and self.training and self._pairs:
-            x, y = self._batch()
-            loss = torch.nn.functional.l1_loss(self.net(x), y)
-            if not math.isfinite(loss.item()):     # back to the published weights; the next run starts from them
+        c, done = self.config, 0
+        with self._net_lock:
+            with self._cond:
+                revert, self._revert = self._revert, False
+            if revert:
                 self.net.load_state_dict(self.best.state_dict())
-                self.stop("diverged")
-                self.log(f"online training diverged at step {self.steps} (loss {loss.item()}); run stopped")
-                break
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+        while done < n and self.training and self._pairs:
+            with self._net_lock:
+                if not self._step():
+                    break
             done += 1
-            self.steps += 1
-            self.run_steps += 1
-            if self.run_steps % c.eval_steps == 0 or self.clock() - self._last_eval >= c.eval_seconds:
-                self._evaluate_and_publish()
             if self.run_steps >= c.budget_steps:
                 self.stop("budget")
         return done
+
+    def _step(self) -> bool:
+        """One Adam step (and the evaluation when due); False if the loss diverged (the run is stopped)."""
+        c, torch = self.config, self.torch
+        x, y = self._batch()
+        loss = torch.nn.functional.l1_loss(self.net(x), y)
+        if not math.isfinite(loss.item()):     # back to the published weights; the next run starts from them
+            self.net.load_state_dict(self.best.state_dict())
+            self.stop("diverged")
+            self.log(f"online training diverged at step {self.steps} (loss {loss.item()}); run stopped")
+            return False
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.steps += 1
+        self.run_steps += 1
+        if self.run_steps % c.eval_steps == 0 or self.clock() - self._last_eval >= c.eval_seconds:
+            self._evaluate_and_publish()
+        return True
 
     def launch(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="pysr-trainer", daemon=True)
@@ -282,31 +295,53 @@ class OnlineTrainer:
 
     # -- evaluation and export -----------------------------------------------------------------------------------
 
+    def _newest(self, frames: int | None = None) -> list:
+        """The centre crops of the newest `frames` (default `eval_frames`) keyframes: (serial, LR tensor, HR crop,
+        bicubic crop)."""
+        torch, c, s = self.torch, self.config, self.scale
+        with self._cond:
+            pairs = list(zip(self._serials, self._pairs))[-(frames or c.eval_frames) :]
+        out = []
+        for serial, (hy, ly) in pairs:
+            h, w = min(c.eval_crop, ly.shape[0]), min(c.eval_crop, ly.shape[1])
+            y0, x0 = (ly.shape[0] - h) // 2, (ly.shape[1] - w) // 2
+            x = torch.from_numpy(np.ascontiguousarray(ly[y0 : y0 + h, x0 : x0 + w]))[None, None]
+            hr = hy[y0 * s : (y0 + h) * s, x0 * s : (x0 + w) * s]
+            bic = torch.nn.functional.interpolate(x, scale_factor=s, mode="bicubic", align_corners=False)[0, 0]
+            out.append((serial, x, hr, bic.numpy()))
+        return out
+
+    def _gain(self, net, crop) -> float | None:
+        """A net's gain over bicubic on one crop; None where there is none to measure (a flat crop)."""
+        _, x, hr, bic = crop
+        with self.torch.no_grad():
+            try:
+                return plane_gain(hr, net(x)[0, 0].numpy(), bic, self.scale)
+            except MonitorError:
+                return None
+
+    def _published_gains(self, crops) -> dict[int, float | None]:
+        """The published model's gain per keyframe serial (kept until it changes)."""
+        for serial in [k for k in self._published_gain if not crops or k < crops[0][0]]:
+            del self._published_gain[serial]
+        for crop in crops:
+            if crop[0] not in self._published_gain:
+                self._published_gain[crop[0]] = self._gain(self.best, crop)
+        return self._published_gain
+
     def evaluate(self) -> tuple[float, float]:
         """(candidate gain, published model's gain) in dB over bicubic, mean over the centre crops of the newest
         `eval_frames` keyframes (the published model's gains are kept until it changes). -inf: nothing to measure."""
-        torch, c, s = self.torch, self.config, self.scale
-        with self._cond:
-            pairs = list(zip(self._serials, self._pairs))[-c.eval_frames :]
-        for serial in [k for k in self._published_gain if k < pairs[0][0]]:
-            del self._published_gain[serial]
+        crops = self._newest()
+        pub_gain = self._published_gains(crops)
         cand, pub = [], []
         self.net.eval()
-        with torch.no_grad():
-            for serial, (hy, ly) in pairs:
-                h, w = min(c.eval_crop, ly.shape[0]), min(c.eval_crop, ly.shape[1])
-                y0, x0 = (ly.shape[0] - h) // 2, (ly.shape[1] - w) // 2
-                x = torch.from_numpy(np.ascontiguousarray(ly[y0 : y0 + h, x0 : x0 + w]))[None, None]
-                hr = hy[y0 * s : (y0 + h) * s, x0 * s : (x0 + w) * s]
-                bic = torch.nn.functional.interpolate(x, scale_factor=s, mode="bicubic", align_corners=False)[0, 0]
-                try:        # a flat crop (bicubic exact) has no gain to measure
-                    g = plane_gain(hr, self.net(x)[0, 0].numpy(), bic.numpy(), s)
-                    if serial not in self._published_gain:
-                        self._published_gain[serial] = plane_gain(hr, self.best(x)[0, 0].numpy(), bic.numpy(), s)
-                except MonitorError:
-                    continue
-                cand.append(g)
-                pub.append(self._published_gain[serial])
+        for crop in crops:
+            g = self._gain(self.net, crop)
+            if g is None or pub_gain[crop[0]] is None:
+                continue
+            cand.append(g)
+            pub.append(pub_gain[crop[0]])
         self.net.train()
         if not cand:
             return -math.inf, -math.inf
@@ -328,6 +363,48 @@ class OnlineTrainer:
                      f"{min(len(self._pairs), self.config.eval_frames)} keyframes, published "
                      f"model {pub:+.2f} dB: exported")
             self.publish(model, cand)
+
+    def snapshot(self) -> dict:
+        """The published weights (a copy): what `recall` can bring back when their scene returns."""
+        with self._net_lock:
+            return {k: v.detach().clone() for k, v in self.best.state_dict().items()}
+
+    def recall(self, kept: list[dict], margin_db: float, frames: int | None = None) -> tuple[int, float] | None:
+        """Measure kept weights (`snapshot`s) against the published model on the newest `frames` (default
+        `eval_frames`) keyframes — forward passes only. If the best of them beats it by `margin_db`, it becomes the
+        published model and the net (exported and handed to `publish`); returns (its index, its advantage in dB),
+        else None. Not while a run is open."""
+        if not kept or self.training:
+            return None
+        t0 = time.thread_time()
+        with self._net_lock:
+            crops = self._newest(frames)
+            pub_gain = self._published_gains(crops)
+            crops = [c for c in crops if pub_gain[c[0]] is not None]
+            best = None
+            for i, state in enumerate(kept):
+                self._scratch.load_state_dict(state)
+                gains = [self._gain(self._scratch, c) for c in crops]
+                if not crops or None in gains:
+                    continue
+                adv = float(np.mean(gains)) - float(np.mean([pub_gain[c[0]] for c in crops]))
+                if best is None or adv > best[1]:
+                    best = (i, adv, float(np.mean(gains)))
+            self.recall_seconds += time.thread_time() - t0
+            if best is None or best[1] < margin_db:
+                return None
+            i, adv, gain = best
+            self.net.load_state_dict(kept[i])
+            self.best.load_state_dict(kept[i])
+            with self._cond:
+                self._revert = False            # the recalled weights are the ones to go on from
+            self._published_gain.clear()
+            self.published += 1
+            model = self.export()
+        self.log(f"kept model {i} recalled: {gain:+.2f} dB over bicubic on the newest keyframes, {adv:+.2f} dB over "
+                 "the published model")
+        self.publish(model, gain)
+        return i, adv
 
     def export(self) -> Model:
         """The net as a Model with the starting model's graph builder and facts (so the server takes it as a
@@ -366,9 +443,20 @@ class ControlConfig:
     probe: ProbeConfig | None = None    # None: only the patent's triggers (cold start, scene change)
     recent: int | None = 8              # runs for a scene change or a probe learn from the newest this-many keyframes
                                         # (and those that come during the run); None: the whole buffer
+    keep: int = 4               # models kept for recall, one per scene (the published model when its last run ended),
+                                # beside the starting model; 0: none ("Kept models" in docs/live.md)
+    recall_db: float = 0.05     # at a scene change or a probe, a kept model that beats the deployed one by this much
+                                # on the newest keyframes is published again
     cold_start: bool = True     # the first run starts at the first keyframe (and its curve fits THp)
     backend: str = "cpu"        # the engine backend of the gains
     queue: int = 4              # keyframes waiting for the control thread; more are dropped (said once each)
+
+
+class _Kept:
+    """A kept model: the trainer's published weights (compared by identity)."""
+
+    def __init__(self, state: dict):
+        self.state = state
 
 
 class TrainingControl:
@@ -393,6 +481,11 @@ class TrainingControl:
         self._judged = 0               # evaluations of the open run already judged (probe and paying runs)
         self._idle_since: float | None = None   # stream time the last run ended (or of the first keyframe)
         self._x = 0.0
+        self.recalls = 0
+        self._origin = [_Kept(trainer.snapshot())] if self.config.keep > 0 else []   # the starting model
+        self._kept: list[_Kept] = []            # one per scene, the least recently used first
+        self._scene: _Kept | None = None        # the current scene's entry (None: not stored yet)
+        self._stored_at = trainer.published     # trainer.published when the current scene's entry was written
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue(self.config.queue)
         self._thread: threading.Thread | None = None
@@ -441,6 +534,7 @@ class TrainingControl:
                 self.trainer.stop("TH")
                 self._stopped(f"TH: smoothed gain {s:+.2f} dB >= {self.stop_rule.threshold:.2f} dB", s)
             elif step.event is not None:
+                self._scene = None
                 self.log(f"scene change (smoothed gain fell {-step.event.jump_db:.2f} dB) while training: "
                          "the run goes on")
             return gain
@@ -448,6 +542,8 @@ class TrainingControl:
         if step.event is not None:
             why = (f"scene change: smoothed gain fell {-step.event.jump_db:.2f} dB, threshold "
                    f"{step.event.threshold_db:.2f} dB")
+            self._scene = None
+            self._recall("scene change", self.config.monitor.confirm)
             if self.stop_rule.should_stop(s):
                 self.log(f"{why}; smoothed gain {s:+.2f} dB is at {self.threshold_text()} already: no training")
                 return gain
@@ -458,6 +554,7 @@ class TrainingControl:
             self._open("rule", why)
             self.log(f"training start ({why}), {self.threshold_text()}")
         elif (probe := self.config.probe) is not None and x - self._idle_since >= probe.every_s:
+            self._recall("probe")
             self._open("probe", f"probe: {x - self._idle_since:.1f} s without training")
             self.log(f"training start (probe of {probe.steps} steps: does fresh training beat the deployed model by "
                      f"{probe.margin_db:.2f} dB?)")
@@ -498,10 +595,44 @@ class TrainingControl:
             self.trainer.revert()       # the probe's steps did not pay: the next run starts from the deployed model
         self._stopped(why, smoothed)
 
+    def _recall(self, why: str, frames: int | None = None) -> bool:
+        """Kept models against the deployed one on the newest `frames` keyframes (forward passes only; at a scene
+        change the `confirm` keyframes past the drop, which are the new scene's); the best, if it beats it by
+        `recall_db`, is published again and becomes the current scene's entry."""
+        entries = self._origin + self._kept
+        if not entries:
+            return False
+        got = self.trainer.recall([e.state for e in entries], self.config.recall_db, frames)
+        if got is None:
+            return False
+        i, adv = got
+        entry = entries[i]
+        if entry in self._kept:                 # the most recently used last
+            self._kept.remove(entry)
+            self._kept.append(entry)
+        self._scene = entry if entry not in self._origin else None
+        self._stored_at = self.trainer.published
+        self.recalls += 1
+        self.events.append(("recall", f"{why}: kept model {'(the starting one) ' if entry in self._origin else ''}"
+                                      f"{adv:+.2f} dB over the deployed one"))
+        return True
+
+    def _store(self) -> None:
+        """At the end of a run: the published model, if it changed, as the current scene's kept model."""
+        if self.config.keep <= 0 or self.trainer.published == self._stored_at:
+            return
+        if self._scene is not None and self._scene in self._kept:
+            self._kept.remove(self._scene)
+        self._scene = _Kept(self.trainer.snapshot())
+        self._stored_at = self.trainer.published
+        self._kept.append(self._scene)
+        del self._kept[: -self.config.keep]
+
     def _stopped(self, why: str, smoothed: float) -> None:
         t = self.trainer
         self._running, self._idle_since = False, self._x
         self.events.append(("stop", why))
+        self._store()
         self.log(f"training stop ({why}) after {t.run_steps} steps, {t.run_seconds:.1f} s; smoothed gain "
                  f"{smoothed:+.2f} dB, {self.threshold_text()}; {t.published} models exported so far")
         if not self._cold_pending or self._kind != "rule":
