@@ -118,8 +118,9 @@ def _wait_ended(live, name: str, frames: int, since: float) -> dict:
     return st
 
 
-def _served_frames(live, name: str) -> list:
-    """Every segment of the served playlist fetched over HTTP and decoded on its own; their frames in order."""
+def _served_frames(live, name: str, audio: list | None = None) -> list:
+    """Every segment of the served playlist fetched over HTTP and decoded on its own; their frames in order (and,
+    into `audio`, each segment's audio as (codec, rate, channels, samples))."""
     status, headers, body = _get(f"{live.base}/hls/{name}/index.m3u8")
     assert status == 200 and headers["content-type"] == "application/vnd.apple.mpegurl", headers
     assert headers["cache-control"] == "no-cache" and headers["access-control-allow-origin"] == "*", headers
@@ -131,6 +132,11 @@ def _served_frames(live, name: str) -> list:
         assert status == 200 and headers["content-type"] == "video/mp2t", (seg, headers)
         with av.open(io.BytesIO(data), format="mpegts") as c:
             got = list(c.decode(video=0))
+        if audio is not None:
+            with av.open(io.BytesIO(data), format="mpegts") as c:
+                for s in c.streams.audio:
+                    cc = s.codec_context
+                    audio.append((cc.name, cc.sample_rate, cc.channels, sum(f.samples for f in c.decode(s))))
         assert got and got[0].key_frame, seg                # each segment decodes on its own
         frames += got
     return frames
@@ -157,10 +163,16 @@ def test_push_through_nginx_to_served_hls(live):
     assert 0 < lat["mean"] <= lat["max"] < 1000 * LATENCY_S and st["segments"] >= 2
     if seen_live is not None:                               # (a fast server may finish between two polls)
         assert seen_live["fps"] > 0 and 0 <= seen_live["queue_depth"] <= 12
-    got = _served_frames(live, "cam1")
+    audio: list = []
+    got = _served_frames(live, "cam1", audio)
     assert len(got) == frames and {(f.width, f.height) for f in got} == {HR}
+    # the clip's 5.1 AAC went out as stereo AAC at 64 kbit/s and is served beside the video, as long as it
+    assert {a[:3] for a in audio} == {("aac", 48000, 2)}, audio
+    seconds = sum(a[3] for a in audio) / 48000
+    assert abs(seconds - frames / 25) < 0.25, (seconds, audio)
     print(f"\nnginx: {frames} frames {LR[0]}×{LR[1]} → {HR[0]}×{HR[1]}, served {waited:.1f} s after the push "
-          f"ended; decode→segment mean {lat['mean']} ms, max {lat['max']} ms, {st['segments']} segments")
+          f"ended; decode→segment mean {lat['mean']} ms, max {lat['max']} ms, {st['segments']} segments; audio "
+          f"{seconds:.2f} s")
     run = live.dir / "run"
     conf = (run / "nginx.conf").read_text()
     assert "load_module" in conf and f'pid "{run.resolve()}/nginx.pid"' in conf

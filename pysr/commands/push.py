@@ -21,11 +21,14 @@ def register(sub) -> None:
                        description="Read a video file (anything FFmpeg reads) or y4m on stdin (-i -), downscale it "
                        "to --lr, encode H.264 (libx264, zerolatency, a keyframe every 2 s, --bitrate) and publish it "
                        "to an RTMP URL whose last path element is the stream key. Reconnects to the same key when "
-                       "the connection drops (--retries attempts in a row). Audio is not sent.")
+                       "the connection drops (--retries attempts in a row). The input's first audio stream is sent "
+                       "as AAC (--audio-bitrate; 0: none).")
     p.add_argument("-i", "--input", required=True, help="video file, or - (y4m on stdin)")
     p.add_argument("--url", required=True, help="rtmp://HOST:PORT/APP/KEY")
     p.add_argument("--lr", required=True, help="size sent, WIDTHxHEIGHT (e.g. 640x360)")
     p.add_argument("--bitrate", default="500k", help="video bitrate (default 500k)")
+    p.add_argument("--audio-bitrate", default="64k", help="AAC bitrate of the input's first audio stream, "
+                   "downmixed to stereo at most (default 64k; 0: no audio)")
     p.add_argument("--fps", type=_positive, default=None, help="send at this frame rate (frames dropped to fit; "
                    "default: the input's rate and timestamps)")
     p.add_argument("--realtime", action="store_true", help="send each frame when its timestamp is due")
@@ -37,7 +40,7 @@ def register(sub) -> None:
                    "send it signed model updates within --uplink (docs/live.md, 'Streamer and online trainer')")
     t.add_argument("--model", help="the .pysr (or shipped name) the server runs this stream with (`pysr serve -m`)")
     t.add_argument("--control", help="the server's control API, http://HOST:PORT")
-    t.add_argument("--uplink", help="uplink bitrate, e.g. 1M: video (--bitrate) + updates stay within it")
+    t.add_argument("--uplink", help="uplink bitrate, e.g. 1M: video (--bitrate) + audio + updates stay within it")
     t.add_argument("--key", default=None, help="the stream key that signs updates (default: the URL's last element)")
     t.add_argument("--stream", default=None, help="the stream's NAME in the server's keys file (default: the key)")
     t.add_argument("--th-s", type=float, default=2.5, help="THs: stop training at this smoothed gain over bicubic, "
@@ -80,7 +83,7 @@ def cmd_push(args) -> None:
                              args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe or None,
                              recent=args.train_recent if args.train_recent > 0 else None, keep=args.keep_models)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
-                     max(0, args.retries), args.frames, args.keyframe_s, train)
+                     max(0, args.retries), args.frames, args.keyframe_s, train, args.audio_bitrate)
     from pysr.video.colour import ColourWarning
 
     def show(message, category, *rest, **kw):

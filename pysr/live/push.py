@@ -41,6 +41,7 @@ import av
 import numpy as np
 
 from pysr.errors import MediaError
+from pysr.video.audio import AudioTranscoder, first_audio
 from pysr.video.colour import from_tags
 from pysr.video.reader import Decoded, StreamFacts, frame_to_image, open_source
 from pysr.video.writer import AvSink, EncodeOptions, parse_bitrate
@@ -82,6 +83,7 @@ class PushConfig:
     frames: int | None = None
     keyframe_s: float = 2.0
     train: TrainOptions | None = None
+    audio_bitrate: str = "64k"          # AAC of the input's first audio stream; "0": no audio
 
 
 @dataclass
@@ -90,6 +92,7 @@ class PushStats:
     reconnects: int = 0
     wall_s: float = 0.0
     late_s: float = 0.0                 # --realtime: the most a frame left after it was due
+    audio_frames: int = 0               # AAC frames handed to the muxer
 
 
 def say(text: str) -> None:
@@ -196,21 +199,40 @@ def start_training(cfg: PushConfig, video_bps: int, log=say) -> LiveTraining:
     return LiveTraining(control, trainer, publisher, hr_size)
 
 
-def _timed(frames: Iterator[Decoded], facts: StreamFacts, fps: Fraction | None):
-    """(frame, seconds from the first, output pts). With `fps`, pts counts 1/fps slots and a frame is kept when it
-    opens a slot not taken yet: fewer frames when the rate drops, never a duplicate (no drift either way)."""
+def _timed(items: Iterator, facts: StreamFacts, fps: Fraction | None, audio=None):
+    """(frame, seconds from the first, output pts) per video frame, and the packets of the `audio` stream as they
+    are. With `fps`, pts counts 1/fps slots from the first frame and a frame is kept when it opens a slot not taken
+    yet: fewer frames when the rate drops, never a duplicate (no drift either way). The first frame's time is the
+    audio's origin with `fps` (0 without: pts are the input's), said by an `_Origin` before that frame; audio
+    packets that come before it follow it (the connection opens with the first frame)."""
     tb, rate = facts.time_base, facts.rate or Fraction(25)
-    last, t0 = -1, None
-    for f in frames:
+    last, t0, held = -1, None, []
+    for f in items:
+        if not isinstance(f, Decoded):
+            if audio is not None and f.stream is audio:
+                if t0 is None:
+                    held.append(f)
+                else:
+                    yield f
+            continue
         t = f.pts * tb if f.pts is not None else f.index / rate
-        t0 = t if t0 is None else t0
+        if t0 is None:
+            t0 = t
+            yield _Origin(float(t0) if fps is not None else 0.0)
         if fps is None:
             yield f, float(t - t0), f.pts if f.pts is not None else round(f.index / rate / tb)
-            continue
-        slot = int((t - t0) * fps + Fraction(1, 1000))
-        if slot > last:
-            last = slot
-            yield f, float(t - t0), slot
+        else:
+            slot = int((t - t0) * fps + Fraction(1, 1000))
+            if slot > last:
+                last = slot
+                yield f, float(t - t0), slot
+        yield from held
+        held.clear()
+
+
+@dataclass(frozen=True)
+class _Origin:
+    seconds: float                      # the media time output pts count from (the audio's origin)
 
 
 def push(cfg: PushConfig, log=say) -> PushStats:
@@ -230,14 +252,15 @@ def push(cfg: PushConfig, log=say) -> PushStats:
         opts = EncodeOptions("libx264", None, str(bps), "yuv420p",
                              {"preset": "veryfast", "tune": "zerolatency", "x264-params": f"keyint={keyint}:scenecut=0",
                               "maxrate": str(bps), "bufsize": str(bps)})
-        frames = (x for x in source.items() if isinstance(x, Decoded))
-        live = start_training(cfg, bps, log) if cfg.train is not None else None
+        audio = _audio(cfg, facts, log)
+        live = start_training(cfg, bps + (audio.spec.bitrate if audio else 0), log) if cfg.train is not None else None
         if live is not None and (facts.width < live.hr_size[0] or facts.height < live.hr_size[1]):
             log(f"warning: the source ({facts.width}×{facts.height}) is smaller than the training targets "
                 f"({live.hr_size[0]}×{live.hr_size[1]}, scale × --lr): they are upsampled")
         done = False
         try:
-            stats = _send(cfg, _timed(frames, facts, fps), out, opts, keyint, log, live)
+            stats = _send(cfg, _timed(source.items(), facts, fps, audio and audio.stream), out, opts, keyint, log,
+                          live, audio)
             done = True
             return stats
         finally:
@@ -247,8 +270,24 @@ def push(cfg: PushConfig, log=say) -> PushStats:
         source.close()
 
 
+def _audio(cfg: PushConfig, facts: StreamFacts, log) -> AudioTranscoder | None:
+    bps = parse_bitrate(cfg.audio_bitrate) if cfg.audio_bitrate not in ("0", "") else 0
+    stream = first_audio(facts.copy_streams)
+    if not bps or stream is None:
+        return None
+    try:
+        audio = AudioTranscoder(stream, bps)
+    except MediaError as err:
+        log(f"warning: {err}; the stream goes without audio")
+        return None
+    a = audio.spec
+    log(f"audio: {stream.codec_context.name} {stream.rate} Hz → AAC {a.layout} {a.rate} Hz at {a.bitrate // 1000} "
+        "kbit/s")
+    return audio
+
+
 def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyint: int, log,
-          live: LiveTraining | None = None) -> PushStats:
+          live: LiveTraining | None = None, audio: AudioTranscoder | None = None) -> PushStats:
     stats = PushStats()
     sink, attempts, carried = None, 0, 0
     tap = KeyframeTap(log) if live is not None else None
@@ -257,9 +296,19 @@ def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyin
     anchor = None                       # (wall clock, media seconds) the pacing counts from
     start = time.monotonic()
     try:
-        for frame, t, pts in timed:
+        for item in timed:
             if cfg.frames is not None and stats.frames >= cfg.frames:
                 break
+            if isinstance(item, _Origin):
+                if audio is not None:
+                    audio.origin_s = item.seconds
+                continue
+            if not isinstance(item, tuple):     # an audio packet: sent with the connection that is up
+                for f in audio.frames(item):
+                    if sink is not None:
+                        _write_audio(sink, f, stats)
+                continue
+            frame, t, pts = item
             lr = downscale(frame.image, *cfg.lr)
             if tap is not None:
                 recent[pts] = (t, frame.image)
@@ -276,7 +325,8 @@ def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyin
                         stats.late_s = max(stats.late_s, -wait)
                 try:
                     if sink is None:
-                        sink = AvSink(cfg.url, "flv", facts, *cfg.lr, opts, label=cfg.url, on_packet=tap)
+                        sink = AvSink(cfg.url, "flv", facts, *cfg.lr, opts, label=cfg.url, on_packet=tap,
+                                      audio=audio and audio.spec)
                     sink.write(lr, pts)
                     carried += 1
                     if carried >= 2 * keyint:
@@ -304,6 +354,8 @@ def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyin
                     last_key = t_key
                     live.control.submit(t_key, downscale(source_image, *live.hr_size), image)
         if sink is not None:
+            for f in audio.frames(None) if audio is not None else ():
+                _write_audio(sink, f, stats)
             sink.close()
             sink = None
     finally:
@@ -314,3 +366,11 @@ def _send(cfg: PushConfig, timed, facts: StreamFacts, opts: EncodeOptions, keyin
                 sink.abort()
         stats.wall_s = time.monotonic() - start
     return stats
+
+
+def _write_audio(sink: AvSink, frame, stats: PushStats) -> None:
+    try:
+        sink.write_audio(frame)
+        stats.audio_frames += 1
+    except MediaError:          # the video's next write finds the connection down and reconnects
+        pass

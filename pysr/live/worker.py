@@ -45,6 +45,7 @@ from pysr.video.reader import AvSource, Decoded
 from pysr.video.writer import AvSink, EncodeOptions
 
 PLAYLIST = "index.m3u8"
+HLS_AUDIO = ("aac", "mp3")      # audio codecs copied from FLV into MPEG-TS segments
 SEGMENTS = "seg_%05d.ts"
 
 
@@ -131,8 +132,10 @@ class LiveOptions:
 
 
 class RtmpSource(AvSource):
-    """An accepted RTMP publish read like a file (pysr/video/reader.py), video only. A lost or closed
-    connection ends the input (the reason is kept in `lost`) instead of failing it; the decoder is drained."""
+    """An accepted RTMP publish read like a file (pysr/video/reader.py): video frames, and the packets of its
+    first audio stream (AAC or MP3: what FLV and MPEG-TS both carry) to be copied into the HLS output. A lost or
+    closed connection ends the input (the reason is kept in `lost`) instead of failing it; the decoder is
+    drained."""
 
     def __init__(self, container, name: str):
         self.name, self.container, self.lost = name, container, None
@@ -143,17 +146,26 @@ class RtmpSource(AvSource):
         except BaseException:
             container.close()
             raise
-        self.facts = replace(self.facts, copy_streams=[])      # audio is not carried in this stage
+        self.facts = replace(self.facts, copy_streams=_hls_audio(self.facts.copy_streams))
 
     def _demux(self, streams):
         vs = streams[0]
         try:
-            for packet in self.container.demux(vs):
-                yield from packet.decode()
+            for packet in self.container.demux(vs, *_hls_audio(streams[1:])):
+                if packet.stream is vs:
+                    yield from packet.decode()
+                elif packet.size:
+                    yield packet
         except (av.FFmpegError, OSError) as err:
             self.lost = getattr(err, "strerror", None) or str(err)
             with contextlib.suppress(av.FFmpegError, OSError):
                 yield from vs.codec_context.decode(None)
+
+
+def _hls_audio(streams) -> list:
+    """The first audio stream the HLS output can carry as it is, as a list (empty: none)."""
+    return [a for a in streams if a.type == "audio" and a.codec_context is not None and a.codec_context.name in
+            HLS_AUDIO and a.rate][:1]
 
 
 class HlsSink(AvSink):
@@ -314,6 +326,7 @@ class StreamWorker:
         width, height = facts.width * s, facts.height * s
         rate = facts.rate or 25
         self._frame_step = max(1, round(1 / (rate * facts.time_base)))
+        self._time_base = facts.time_base
         self._gap_step = self._frame_step if facts.rate else None      # an unknown rate cannot tell a gap
         keyint = max(1, round(self.options.hls_time * rate))
         o = self.options
@@ -381,6 +394,15 @@ class StreamWorker:
             self._pending.append((pts, now))
         return Decoded(index, pts, item.image)
 
+    def _audio(self, packet):
+        """An audio packet moved onto the stream's timeline by the session's offset, as its frames are."""
+        shift = round(self._offset * self._time_base / packet.time_base)
+        if packet.pts is not None:
+            packet.pts += shift
+        if packet.dts is not None:
+            packet.dts += shift
+        return packet
+
     def _encoded(self, pts: int | None) -> None:
         with self._lock:
             self.frames_out += 1
@@ -403,17 +425,27 @@ class StreamWorker:
 
 
 class _Tap:
-    """The source as the pipeline sees it: video frames only, on the stream's timeline, timed, stoppable."""
+    """The source as the pipeline sees it: frames and audio packets on the stream's timeline, timed, stoppable.
+    Audio that comes before the session's first frame waits for it (the timeline's offset is set there)."""
+
+    HELD = 256                  # audio packets held at most before the first frame (about 5 s of AAC)
 
     def __init__(self, source: RtmpSource, worker: StreamWorker):
         self.source, self.worker = source, worker
 
     def items(self):
+        held, w = [], self.worker
         for item in self.source.items():
-            if self.worker._stop.is_set():
+            if w._stop.is_set():
                 return
             if isinstance(item, Decoded):
-                yield self.worker._decoded(item)
+                yield w._decoded(item)
+                yield from map(w._audio, held)
+                held.clear()
+            elif w._first_in is None:
+                held = [*held[-(self.HELD - 1):], item]
+            else:
+                yield w._audio(item)
 
 
 class _Stage:
@@ -440,4 +472,4 @@ class _Counted:
         self.worker._encoded(pts)
 
     def copy_packet(self, packet) -> None:
-        pass
+        self.sink.copy_packet(packet)

@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from pysr.errors import MediaError
+from pysr.video.audio import AudioEncode
 from pysr.video.colour import AVCOL_RANGE_OUT, AVCOL_SPC_OUT, Colour, rgb_to_yuv
 from pysr.video.reader import StreamFacts, plane_array
 from pysr.video.y4m import CHROMA_FOR_PIX_FMT, Y4mHeader, Y4mWriter
@@ -155,12 +156,13 @@ class AvSink:
 
     def __init__(self, path: str | None, fmt: str | None, facts: StreamFacts, width: int, height: int,
                  opts: EncodeOptions, null: bool = False, label: str | None = None, resume_from: str | None = None,
-                 on_packet: Callable[[av.Packet, av.CodecContext], None] | None = None):
+                 on_packet: Callable[[av.Packet, av.CodecContext], None] | None = None,
+                 audio: AudioEncode | None = None):
         check_encoder(opts, width, height)
         self.label = label or str(path)
         self.on_packet = on_packet      # (packet, encoder) for every video packet, before the muxer takes it
         self.opts, self.colour = opts, output_colour(facts.colour, opts.pix_fmt)
-        self.container = self.prev = None
+        self.container = self.prev = self.audio = None
         self.copy_map: dict[int, object] = {}
         self.packets_done: dict[int, int] = {s.index: 0 for s in facts.copy_streams}
         self.frames = 0
@@ -181,12 +183,17 @@ class AvSink:
             if not null:
                 # NOTE: copied AAC starts at a negative pts (encoder priming); FFmpeg's default would shift every
                 # stream of e.g. Matroska to make it non-negative, moving the video pts. Keep timestamps as they are.
-                self.container = av.open(path, "w", format=fmt, options={"avoid_negative_ts": "disabled"})
+                # Re-encoded AAC (push) starts at -1024 too, and FLV cannot hold a negative time: shift every stream.
+                shift = "make_non_negative" if audio is not None else "disabled"
+                self.container = av.open(path, "w", format=fmt, options={"avoid_negative_ts": shift})
                 self.stream = self.container.add_stream(opts.codec, rate=facts.rate)
                 self.stream.time_base = facts.time_base
                 self.cc = self.stream.codec_context
                 for s in facts.copy_streams:
                     self.copy_map[s.index] = self.container.add_stream_from_template(s)
+                if audio is not None:       # re-encoded audio (pysr/video/audio.py)
+                    self.audio = self.container.add_stream("aac", rate=audio.rate)
+                    self.audio.layout, self.audio.bit_rate = audio.layout, audio.bitrate
             _configure(self.cc, facts, width, height, opts, self.colour)
         except (av.FFmpegError, OSError, ValueError) as err:
             self._close_quietly()
@@ -234,6 +241,16 @@ class AvSink:
             raise self._error(err) from None
         self.frames += 1
         self.last_pts = frame.pts
+
+    def write_audio(self, frame) -> None:
+        """One frame for the AAC stream (`audio=`): fltp, the encoder's frame size, pts in 1/rate."""
+        if self.audio is None:
+            return
+        try:
+            for packet in self.audio.encode(frame):
+                self.container.mux(packet)
+        except (av.FFmpegError, OSError, ValueError) as err:
+            raise self._error(err) from None
 
     def copy_packet(self, packet) -> None:
         index = packet.stream.index
@@ -289,6 +306,9 @@ class AvSink:
         try:
             for packet in self.cc.encode(None):
                 self._mux_video(packet)
+            if self.audio is not None:
+                for packet in self.audio.encode(None):
+                    self.container.mux(packet)
             if self.container is not None:
                 self.container.close()
                 self.container = None
