@@ -118,3 +118,15 @@ def test_push_sends_audio_in_step_with_the_video(tmp_path):
          log=logs.append)
     video, audio, cc = _read(tmp_path / "n.flv")
     assert len(video) == 50 and not audio and cc is None
+
+
+def test_bad_audio_bitrates_are_refused_before_anything_opens(tmp_path, capsys):
+    from pysr.cli import main
+
+    args = ["push", "-i", str(tmp_path / "missing.mkv"), "--url", "rtmp://127.0.0.1:1/live/k", "--lr", "32x24"]
+    for bad, said in (("abc", "expected a bitrate such as 64k"), ("5", "AAC takes 8k to 512k"),
+                      ("2M", "AAC takes 8k to 512k")):
+        assert main([*args, "--audio-bitrate", bad]) == 2
+        assert said in capsys.readouterr().err
+    assert main([*args, "--audio-bitrate", "0"]) == 2          # 0 is fine: the missing input is what stops it
+    assert "no such file" in capsys.readouterr().err

@@ -63,7 +63,9 @@ def register(sub) -> None:
 
 def cmd_push(args) -> None:
     from pysr.errors import InputError
-    from pysr.live.push import PushConfig, TrainOptions, parse_size, push, say
+    from pysr.live.push import PushConfig, TrainOptions, audio_bitrate, parse_size, push, say
+
+    audio_bitrate(args.audio_bitrate)           # a bad value is refused before anything opens
 
     train = None
     if args.train:

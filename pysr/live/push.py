@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 
-from pysr.errors import MediaError
+from pysr.errors import InputError, MediaError
 from pysr.video.audio import AudioTranscoder, first_audio
 from pysr.video.colour import from_tags
 from pysr.video.reader import Decoded, StreamFacts, frame_to_image, open_source
@@ -49,6 +49,9 @@ from pysr.video.writer import AvSink, EncodeOptions, parse_bitrate
 if TYPE_CHECKING:
     from pysr.live.publisher import UpdatePublisher
     from pysr.live.trainer import OnlineTrainer, TrainingControl
+
+
+AUDIO_BPS = (8_000, 512_000)            # --audio-bitrate range (AAC)
 
 
 @dataclass
@@ -270,8 +273,22 @@ def push(cfg: PushConfig, log=say) -> PushStats:
         source.close()
 
 
+def audio_bitrate(text: str) -> int:
+    """--audio-bitrate: bits per second, 0 for no audio."""
+    if text.strip() == "0":
+        return 0
+    try:
+        bps = parse_bitrate(text)
+    except MediaError:
+        raise InputError(f"--audio-bitrate {text!r}: expected a bitrate such as 64k, or 0 for no audio") from None
+    if not AUDIO_BPS[0] <= bps <= AUDIO_BPS[1]:
+        raise InputError(f"--audio-bitrate {text}: AAC takes {AUDIO_BPS[0] // 1000}k to {AUDIO_BPS[1] // 1000}k "
+                         "(0: no audio)")
+    return bps
+
+
 def _audio(cfg: PushConfig, facts: StreamFacts, log) -> AudioTranscoder | None:
-    bps = parse_bitrate(cfg.audio_bitrate) if cfg.audio_bitrate not in ("0", "") else 0
+    bps = audio_bitrate(cfg.audio_bitrate)
     stream = first_audio(facts.copy_streams)
     if not bps or stream is None:
         return None
