@@ -1,5 +1,6 @@
-"""`pysr webrtc` (pysr/live/webrtc.py): the per-frame upscale, the drop-to-newest policy, and a real aiortc peer
-talking to the server in this process — HTTP on 127.0.0.1 and ICE limited to 127.0.0.1, so nothing leaves loopback."""
+"""`pysr webrtc` (pysr/live/webrtc.py): the per-frame upscale, the drop-to-newest policy, a real aiortc peer talking
+to the server in this process — HTTP on 127.0.0.1 and ICE limited to 127.0.0.1, so nothing leaves loopback — and
+`--record` (pysr/live/recorder.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from pysr import backends  # noqa: E402
 from pysr.cli import main  # noqa: E402
 from pysr.errors import BackendError  # noqa: E402
 from pysr.live import webrtc  # noqa: E402
+from pysr.live.recorder import Recorder  # noqa: E402
 from pysr.ops import separable  # noqa: E402
 from pysr.ops.resize_bicubic_torch import tables  # noqa: E402
 from pysr.video.reader import plane_array  # noqa: E402
@@ -419,3 +421,87 @@ def test_cli_refuses_a_model_it_cannot_run(tmp_path, capsys):
     assert "pysr webrtc: error: model" in err and "Y model" in err and "Traceback" not in err
     assert main(["webrtc", "--listen", "0.0.0.0:8090"]) == 2
     assert "expected a loopback HOST:PORT" in capsys.readouterr().err
+
+
+# -- --record (pysr/live/recorder.py) -------------------------------------------------------------------------------
+
+NEEDS_X264 = pytest.mark.skipif("libx264" not in av.codecs_available, reason="PyAV's FFmpeg has no libx264")
+
+
+def _frame(value: int, pts: int, w: int = 64, h: int = 48) -> av.VideoFrame:
+    y = np.full((h, w), value, np.uint8)
+    y[:, : w // 2] = 255 - value                        # two halves: a wrong scale or crop shows
+    c = np.full((h // 2, w // 2), 128, np.uint8)
+    return yuv_frame(y, c, c, pts, Fraction(1, 90000))
+
+
+def _decode(path) -> list[tuple[float, np.ndarray]]:
+    with av.open(str(path)) as c:
+        return [(float(f.pts * f.time_base), plane_array(f.planes[0]).copy()) for f in c.decode(video=0)]
+
+
+@NEEDS_X264
+def test_recorder_keeps_timestamps_one_size_and_a_part_name_until_closed(tmp_path):
+    logs: list[str] = []
+    rec = Recorder(tmp_path / "p1.mkv", log=logs.append)
+    for i, pts in enumerate((3000, 6000, 6000, 12000, 15000)):      # a repeated pts, and a gap (a dropped frame)
+        rec.put(_frame(40 + 40 * i, pts, *((32, 24) if i == 3 else (64, 48))))   # one frame at half the size
+    assert rec.close() == tmp_path / "p1.mkv" and not logs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p1.mkv"]         # the .part name is gone
+    got = _decode(tmp_path / "p1.mkv")
+    # its own clock, the gap kept (Matroska stores milliseconds)
+    assert np.allclose([t for t, _ in got], np.array([3000, 6000, 12000, 15000]) / 90000, atol=0.001), got
+    assert rec.frames == 4 and rec.dropped == 1 and rec.size == (64, 48)
+    assert all(y.shape == (48, 64) for _, y in got)                          # the half-size frame scaled up
+    for (_, y), value in zip(got, (40, 80, 160, 200)):      # 120 came with the repeated pts
+        assert abs(float(np.median(y[:, 40:])) - value) <= 3 and abs(float(np.median(y[:, :24])) - (255 - value)) <= 3
+
+
+@NEEDS_X264
+def test_recorder_without_frames_or_with_a_bad_folder_leaves_no_file(tmp_path):
+    assert Recorder(tmp_path / "none.mkv").close() is None and not list(tmp_path.iterdir())
+    logs: list[str] = []
+    rec = Recorder(tmp_path / "missing" / "p2.mkv", log=logs.append)
+    for i in range(40):                 # more than the queue holds: the failed writer keeps draining
+        rec.put(_frame(100, 3000 * (i + 1)))
+    assert rec.close(timeout=10) is None and rec.error and "recording p2.mkv failed" in logs[0]
+
+
+@NEEDS_X264
+def test_peer_is_recorded_while_it_gets_its_video_back(model, loopback_ice, tmp_path):
+    log: list[str] = []
+
+    async def go():
+        server = webrtc.WebrtcServer(webrtc.WebrtcConfig(model, "127.0.0.1:0", record=tmp_path), log=log.append)
+        host, port = await server.start()
+        pc = None
+        try:
+            pc, peer_id, frames = await connect(f"http://{host}:{port}", 10, Pan())
+            for _ in range(100):            # the recorder's thread opens the file at its first frame
+                parts = [p.name for p in tmp_path.iterdir()]
+                if parts:
+                    break
+                await asyncio.sleep(0.1)
+            status = server.peers[peer_id].as_dict(0.0)
+        finally:
+            if pc is not None:
+                await pc.close()
+            await server.stop()
+        return peer_id, frames, status, parts
+
+    peer_id, frames, status, parts = asyncio.run(go())
+    assert len(parts) == 1 and parts[0].startswith(f"{peer_id}-") and parts[0].endswith(".mkv.part"), parts
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].name == parts[0][: -len(".part")]
+    got = _decode(files[0])
+    rec = status["recording"]
+    assert rec["file"] == files[0].name and rec["error"] is None
+    assert len(got) >= len(frames) >= 10 and all(y.shape == (2 * H, 2 * W) for _, y in got)
+    assert all(b[0] > a[0] for a, b in zip(got, got[1:]))
+    assert any(f"recorded {len(got)} frames into" in x for x in log), log
+
+
+@NEEDS_X264
+def test_record_needs_an_existing_folder(tmp_path, capsys):
+    assert main(["webrtc", "--record", str(tmp_path / "nope"), "--listen", "127.0.0.1:0"]) == 2
+    assert "--record" in capsys.readouterr().err

@@ -3,6 +3,9 @@ receiver")."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pysr.errors import MediaError
 
 
@@ -20,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--backend", default="auto", help="backend of the model and the chroma op (default auto: native "
                    "when this build has it, else cpu)")
     p.add_argument("--max-peers", type=int, default=4, help="peer connections at once (default 4)")
+    p.add_argument("--record", metavar="DIR", help="also write each peer's upscaled video (H.264, its own "
+                   "timestamps) into DIR/PEER-DATE-TIME.mkv, finished when the peer leaves")
     p.set_defaults(func=cmd_webrtc)
 
 
@@ -37,6 +42,13 @@ def cmd_webrtc(args) -> None:
                          'pip install "pysr[webrtc]"') from None
     if args.max_peers < 1:
         raise MediaError(f"--max-peers {args.max_peers}: must be at least 1")
-    config = webrtc.WebrtcConfig(pysr.load(args.model), args.listen, args.backend, args.max_peers)
+    record = None
+    if args.record is not None:
+        record = Path(args.record)
+        if not record.is_dir():
+            raise MediaError(f"--record {args.record}: no such folder", "create it first")
+        if not os.access(record, os.W_OK):
+            raise MediaError(f"--record {args.record}: not writable")
+    config = webrtc.WebrtcConfig(pysr.load(args.model), args.listen, args.backend, args.max_peers, record=record)
     if asyncio.run(webrtc.serve(config)) == "SIGINT":
         raise KeyboardInterrupt             # the CLI's exit 130, after the peers were closed

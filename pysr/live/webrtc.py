@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import av
 import numpy as np
@@ -46,6 +47,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from pysr import backends
 from pysr.errors import BackendError, MediaError, PysrError, UnsupportedError
 from pysr.graph.graph import Graph, Node
+from pysr.live.recorder import Recorder
 from pysr.model import Model
 from pysr.runtime.plan import Plan, compile_graph
 from pysr.video.reader import plane_array
@@ -207,9 +209,10 @@ class UpscaledTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(self, source: MediaStreamTrack, model: Model, backend: str, executor: ThreadPoolExecutor,
-                 stats: PeerStats, max_lr_pixels: int, log):
+                 stats: PeerStats, max_lr_pixels: int, log, recorder: Recorder | None = None):
         super().__init__()
         self.source, self.model, self.backend, self.executor = source, model, backend, executor
+        self.recorder = recorder
         self.stats, self.max_lr_pixels, self.log = stats, max_lr_pixels, log
         self._slot: tuple[av.VideoFrame, float] | None = None
         self._ready = asyncio.Event()
@@ -266,6 +269,8 @@ class UpscaledTrack(MediaStreamTrack):
             st.server_s += now - arrived
             st.out_times.append(now)
             st.lr, st.hr = (frame.width, frame.height), (out.width, out.height)
+            if self.recorder is not None:
+                self.recorder.put(out)
             return out
 
     def stop(self) -> None:
@@ -287,14 +292,20 @@ class Peer:
     started: float
     track: UpscaledTrack | None = None
     discards: list[asyncio.Task] = field(default_factory=list)
+    recorded: bool = False                  # its recording was closed
 
     def as_dict(self, now: float) -> dict:
         st, n = self.stats, max(self.stats.frames_out, 1)
-        return {"state": self.pc.connectionState, "age_s": round(now - self.started, 1),
-                "lr": list(st.lr) if st.lr else None, "hr": list(st.hr) if st.hr else None,
-                "frames_in": st.frames_in, "frames_out": st.frames_out, "dropped": st.dropped, "refused": st.refused,
-                "fps": round(st.fps(now), 2), "infer_ms": round(1000 * st.infer_s / n, 2),
-                "server_ms": round(1000 * st.server_s / n, 2)}
+        out = {"state": self.pc.connectionState, "age_s": round(now - self.started, 1),
+               "lr": list(st.lr) if st.lr else None, "hr": list(st.hr) if st.hr else None,
+               "frames_in": st.frames_in, "frames_out": st.frames_out, "dropped": st.dropped, "refused": st.refused,
+               "fps": round(st.fps(now), 2), "infer_ms": round(1000 * st.infer_s / n, 2),
+               "server_ms": round(1000 * st.server_s / n, 2)}
+        rec = self.track.recorder if self.track is not None else None
+        if rec is not None:
+            out["recording"] = {"file": rec.path.name, "frames": rec.frames, "dropped": rec.dropped,
+                                "error": rec.error}
+        return out
 
 
 # -- the server --------------------------------------------------------------------------------------------------
@@ -306,6 +317,7 @@ class WebrtcConfig:
     backend: str = "auto"                   # auto: native when this build has it, else cpu (pick_backend)
     max_peers: int = 4                      # live peer connections at once; more get 503
     max_lr_pixels: int = 1920 * 1088        # larger incoming frames are refused (counted), not upscaled
+    record: Path | None = None              # a folder: each peer's upscaled video into PEER-DATE-TIME.mkv there
 
 
 class OfferError(Exception):
@@ -403,6 +415,13 @@ class WebrtcServer:
         for task in peer.discards:
             task.cancel()
         await peer.pc.close()
+        rec = peer.track.recorder if peer.track is not None else None
+        if rec is not None and not peer.recorded:
+            peer.recorded = True
+            path = await asyncio.get_running_loop().run_in_executor(None, rec.close)     # flushes the encoder
+            if path is not None:
+                self.log(f"peer {peer.id}: recorded {rec.frames} frames into {path}"
+                         + (f" ({rec.dropped} dropped: the encoder was behind)" if rec.dropped else ""))
 
     @property
     def url(self) -> str:
@@ -465,8 +484,12 @@ class WebrtcServer:
                 def log(text: str) -> None:
                     self.log(f"peer {peer.id}: {text}")
 
+                rec = None
+                if cfg.record is not None:
+                    name = f"{peer.id}-{time.strftime('%Y%m%d-%H%M%S')}.mkv"
+                    rec = Recorder(cfg.record / name, log=log)
                 peer.track = UpscaledTrack(track, cfg.model, self.backend, self._executor, peer.stats,
-                                           cfg.max_lr_pixels, log)
+                                           cfg.max_lr_pixels, log, rec)
                 pc.addTrack(peer.track)
             else:       # audio, a second video: read and dropped, or aiortc's unbounded queue would grow with them
                 peer.discards.append(asyncio.ensure_future(_discard(track)))
