@@ -17,6 +17,9 @@ track's `recv` (called by aiortc's encoder when it wants the next frame) takes w
 frame — and upscales it. A frame replaced in the slot before it was taken is counted as dropped, so nothing queues
 (aiortc's own receive queue is unbounded: it must be drained whether we keep up or not).
 
+With `WebrtcConfig.record` (`--record DIR`), every upscaled frame sent back is also handed to that peer's `Recorder`
+(pysr/live/recorder.py), which encodes it on its own thread and never makes the track wait.
+
 Everything a network peer sends is untrusted: the offer (size-limited, JSON, type, SDP parsed by aiortc) is
 answered 400 with one line when it is malformed, and a frame larger than `max_lr_pixels` is refused and counted.
 """
