@@ -16,6 +16,18 @@ def _positive(text: str) -> float:
     return x
 
 
+def _options(pairs: list[str]) -> dict[str, str]:
+    from pysr.errors import InputError
+
+    out = {}
+    for text in pairs:
+        key, eq, value = text.partition("=")
+        if not (eq and key.strip()):
+            raise InputError(f"--input-option {text!r}: expected KEY=VALUE, e.g. video_size=1280x720")
+        out[key.strip()] = value
+    return out
+
+
 def register(sub) -> None:
     p = sub.add_parser("push", help="publish a video, downscaled, as low-latency H.264 over RTMP",
                        description="Read a video file (anything FFmpeg reads) or y4m on stdin (-i -), downscale it "
@@ -23,7 +35,12 @@ def register(sub) -> None:
                        "to an RTMP URL whose last path element is the stream key. Reconnects to the same key when "
                        "the connection drops (--retries attempts in a row). The input's first audio stream is sent "
                        "as AAC (--audio-bitrate; 0: none).")
-    p.add_argument("-i", "--input", required=True, help="video file, or - (y4m on stdin)")
+    p.add_argument("-i", "--input", required=True, help="video file, - (y4m on stdin), or with --input-format a "
+                   "device or source (/dev/video0, :0.0, a lavfi graph)")
+    p.add_argument("-f", "--input-format", default=None, metavar="FMT", help="FFmpeg's input format: a capture "
+                   "device (v4l2, x11grab, avfoundation, dshow) or lavfi; default: found from the file")
+    p.add_argument("--input-option", action="append", default=[], metavar="KEY=VALUE", help="an option of the "
+                   "input format, e.g. video_size=1280x720 or framerate=30 (repeatable)")
     p.add_argument("--url", required=True, help="rtmp://HOST:PORT/APP/KEY")
     p.add_argument("--lr", required=True, help="size sent, WIDTHxHEIGHT (e.g. 640x360)")
     p.add_argument("--bitrate", default="500k", help="video bitrate (default 500k)")
@@ -85,7 +102,8 @@ def cmd_push(args) -> None:
                              args.train_eval, args.train_threads, backend=args.backend, probe_s=args.probe or None,
                              recent=args.train_recent if args.train_recent > 0 else None, keep=args.keep_models)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
-                     max(0, args.retries), args.frames, args.keyframe_s, train, args.audio_bitrate)
+                     max(0, args.retries), args.frames, args.keyframe_s, train, args.audio_bitrate,
+                     args.input_format, _options(args.input_option))
     from pysr.video.colour import ColourWarning
 
     def show(message, category, *rest, **kw):

@@ -1,4 +1,5 @@
-"""`pysr push`: a file or y4m on stdin → downscale → H.264 (low latency) → RTMP (FLV) to the server.
+"""`pysr push`: a file, y4m on stdin or a capture device → downscale → H.264 (low latency) → RTMP (FLV) to the
+server.
 
     open_source(IN).items() ─▶ [--fps: keep the frames that fall on the new rate] ─▶ downscale to --lr
         ─▶ AvSink(rtmp URL, "flv"): RGB → YUV (pysr/video/colour.py) → libx264 → RTMP
@@ -33,7 +34,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,8 @@ class PushConfig:
     keyframe_s: float = 2.0
     train: TrainOptions | None = None
     audio_bitrate: str = "64k"          # AAC of the input's first audio stream; "0": no audio
+    input_format: str | None = None     # FFmpeg's -f for the input: a capture device (v4l2, x11grab …) or lavfi
+    input_options: dict[str, str] = field(default_factory=dict)    # its options (video_size, framerate …)
 
 
 @dataclass
@@ -241,7 +244,7 @@ class _Origin:
 def push(cfg: PushConfig, log=say) -> PushStats:
     width, height = cfg.lr
     bps = parse_bitrate(cfg.bitrate)
-    source = open_source(cfg.input)
+    source = open_source(cfg.input, cfg.input_format, cfg.input_options)
     try:
         source.warn()
         facts = source.facts

@@ -66,13 +66,23 @@ def frame_to_image(frame: av.VideoFrame, colour: Colour | None) -> np.ndarray:
     return yuv_to_rgb(y, u, v, colour)
 
 
-class AvSource:
-    """Any container and codec FFmpeg decodes."""
+# FFmpeg's input devices and generated sources (libavdevice), for the message when one is missing
+INPUT_DEVICES = {"v4l2", "video4linux2", "x11grab", "avfoundation", "dshow", "gdigrab", "kmsgrab", "fbdev", "lavfi",
+                 "alsa", "pulse", "openal", "jack", "decklink", "android_camera", "vfwcap"}
 
-    def __init__(self, path: str | Path):
+
+class AvSource:
+    """Any container and codec FFmpeg decodes; with `fmt` (and `options`), any input device or source format of
+    PyAV's FFmpeg (a camera through v4l2, a screen through x11grab, a lavfi graph …)."""
+
+    def __init__(self, path: str | Path, fmt: str | None = None, options: dict[str, str] | None = None):
         self.name = str(path)
+        if fmt is not None and fmt not in av.formats_available:
+            devices = sorted(f for f in av.formats_available if f in INPUT_DEVICES)
+            raise MediaError(f"input format {fmt!r} is not in this FFmpeg (PyAV's build)",
+                             f"its capture devices and sources: {', '.join(devices) or 'none'}")
         try:
-            self.container = av.open(self.name, "r")
+            self.container = av.open(self.name, "r", format=fmt, options=options or {})
         except FileNotFoundError:
             raise MediaError(f"{path}: no such file") from None
         except PermissionError:
@@ -206,7 +216,10 @@ class Y4mSource:
             self._file.close()
 
 
-def open_source(path: str | Path) -> AvSource | Y4mSource:
-    if str(path) == "-" or str(path).lower().endswith(".y4m"):
+def open_source(path: str | Path, fmt: str | None = None, options: dict[str, str] | None = None
+                ) -> AvSource | Y4mSource:
+    """y4m (a file, or stdin as "-") or anything FFmpeg opens; `fmt`/`options`: FFmpeg's `-f` and its input
+    options, for capture devices (v4l2, x11grab, avfoundation, dshow …) and lavfi graphs."""
+    if fmt is None and (str(path) == "-" or str(path).lower().endswith(".y4m")):
         return Y4mSource(path)
-    return AvSource(path)
+    return AvSource(path, fmt, options)
