@@ -224,6 +224,17 @@ def table(runs: dict[str, Run], bicubic: list[float], bounds: list[tuple[str, in
     return "\n".join("| " + " | ".join(str(c) for c in row) + " |" for row in rows)
 
 
+def cuts_table(runs: dict[str, Run], bicubic: list[float], bounds: list[tuple[str, int, int]], settle: int) -> str:
+    """Per cut: mean Y-PSNR over the first `settle` frames of the scene and over the rest of it."""
+    head = ["policy", *[f"{name}: {part}" for name, _, _ in bounds[1:] for part in ("first 8 s", "after")]]
+    rows = [head, ["---"] * len(head)]
+    for name, psnr in [("bicubic", bicubic), *((r.policy, r.psnr) for r in runs.values())]:
+        p = np.asarray(psnr)
+        rows.append([name, *[f"{v:.2f}" for _, a, b in bounds[1:] for v in (p[a : a + settle].mean(),
+                                                                            p[a + settle : b].mean())]])
+    return "\n".join("| " + " | ".join(str(c) for c in row) + " |" for row in rows)
+
+
 def plot(path: Path, runs: dict[str, Run], bicubic: list[float], bounds, title: str) -> None:
     import matplotlib
 
@@ -315,7 +326,8 @@ def main(argv=None) -> int:
 
     settle = 8 * FPS
     text = table(runs, bicubic, bounds, settle)
-    print(text)
+    cuts = cuts_table(runs, bicubic, bounds, settle)
+    print(f"{text}\n\nPer cut:\n\n{cuts}")
     if args.write:
         png = ROOT / "bench" / "live_policies.png"
         title = (f"{model.facts.get('name', args.model)} fine-tuned online, {hr_w}×{hr_h} from {lr_w}×{lr_h} "
@@ -331,7 +343,7 @@ def main(argv=None) -> int:
                     f"{args.scene_seconds:g} s; step budget of a run {args.budget}; plot: bench/live_policies.png). "
                     f"Server-side Y-PSNR per frame, "
                     f"mean over each scene and over the first 8 s after each cut; trainer compute in Adam steps and "
-                    f"thread CPU seconds.\n\n{text}\n\n{shown}'s decisions: {events}\n")
+                    f"thread CPU seconds.\n\n{text}\n\nPer cut:\n\n{cuts}\n\n{shown}'s decisions: {events}\n")
         print(f"wrote bench/RESULTS.md and {png.relative_to(ROOT)}")
     return 0
 

@@ -3,6 +3,7 @@ server.
 
     open_source(IN).items() ─▶ [--fps: keep the frames that fall on the new rate] ─▶ downscale to --lr
         ─▶ AvSink(rtmp URL, "flv"): RGB → YUV (pysr/video/colour.py) → libx264 → RTMP
+    the first audio stream ─▶ AudioTranscoder (pysr/video/audio.py) ─▶ AvSink.write_audio: AAC in the same FLV
         [--realtime: each frame leaves when its pts is due]
 
 Downscaling uses swscale's bicubic through PyAV (`VideoFrame.reformat`), RGB → RGB: its filter widens with the
