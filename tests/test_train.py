@@ -220,6 +220,23 @@ def test_pairs_have_the_right_shapes(image_dir, degradation, scale):
     assert len(pairs) == 4 - (scale == 4)                     # the 30×40 image is too small at ×4 (36 px)
 
 
+def test_rescale_adds_each_image_downscaled_by_matlab_bicubic(image_dir):
+    pairs = td.PairSet(td.DataConfig((str(image_dir),), scale=3, rescales=(1.0, 0.5)), patch=8)
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(image_dir / "im0.png"))                      # 96×120
+    k = pairs.names.index(f"{image_dir / 'im0.png'} ×0.5")
+    half = imresize_uint8(rgb, 0.5)                                          # 48×60: HR of the ×0.5 copy
+    np.testing.assert_allclose(pairs.hr[k][0], td.rgb_to_y(half), atol=1e-6)
+    np.testing.assert_allclose(pairs.lr[k][0], td.rgb_to_y(imresize_uint8(half, 1 / 3)), atol=1e-6)
+    # a crop is 24 HR pixels: all four images as given; halved, the 30×40 one (15×20) is too small
+    assert sorted(n.rsplit("/", 1)[-1] for n in pairs.names) == [
+        "im0.png", "im0.png ×0.5", "im1.png", "im1.png ×0.5", "im2.png", "im2.png ×0.5", "im3.png"]
+    assert pairs.skipped == 1
+    with pytest.raises(InputError, match="--rescale factors must lie in"):
+        td.PairSet(td.DataConfig((str(image_dir),), scale=3, rescales=(1.0, 1.5)), patch=8)
+
+
 def test_bicubic_lr_is_matlab_imresize_of_the_rgb(image_dir):
     from PIL import Image
 

@@ -30,6 +30,9 @@ def register(sub) -> None:
                    help="how LR is made: MATLAB bicubic (default, the benchmark convention), Gaussian blur + "
                         "subsample, or bicubic + libx264 at --bitrate")
     p.add_argument("--sigma", type=float, default=1.2, help="blur: Gaussian sigma in HR pixels (default 1.2)")
+    p.add_argument("--rescale", type=float, nargs="+", default=[1.0], metavar="F",
+                   help="also train on every HR image downscaled by these factors (MATLAB bicubic), e.g. 1 0.9 0.8 "
+                        "0.7 0.6: more scales of the same content (default 1: as given)")
     p.add_argument("--bitrate", default="300k", help="h264: bitrate, e.g. 300k or 1.5M (default 300k)")
     p.add_argument("--patch", type=int, default=24, help="LR patch side (default 24)")
     p.add_argument("--batch", type=int, default=16)
@@ -67,7 +70,8 @@ def cmd_train(args) -> None:
 
     every = args.every if args.every is not None else 1 if args.arch == "tcsr" else 10
     data = DataConfig(sources=tuple(args.data), scale=args.scale, degradation=args.degradation, colour=args.colour,
-                      every=every, sigma=args.sigma, bitrate=parse_bitrate(args.bitrate))
+                      every=every, sigma=args.sigma, bitrate=parse_bitrate(args.bitrate),
+                      rescales=tuple(args.rescale))
     cfg = TrainConfig(
         data=data, arch=args.arch, channels=tuple(args.channels) if args.channels else None, patch=args.patch,
         batch=args.batch, steps=args.steps, lr=args.lr, loss=args.loss, schedule=args.schedule, clip=args.clip,

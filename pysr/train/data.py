@@ -43,6 +43,7 @@ class DataConfig:
     sigma: float = 1.2                 # blur: Gaussian σ in HR pixels
     bitrate: int = 300_000             # h264: bits per second
     fps: int = 25                      # h264: nominal frame rate (the bit budget per frame is bitrate / fps)
+    rescales: tuple[float, ...] = (1.0,)    # each HR frame also serves downscaled by these (MATLAB bicubic)
 
 
 def parse_bitrate(text: str) -> int:
@@ -233,15 +234,19 @@ class PairSet:
         multiple = 2 * cfg.scale if cfg.degradation == "h264" else cfg.scale
         self.hr, self.lr, self.names = [], [], []
         skipped = 0
-        for name, frames in read_sources(cfg.sources, cfg.every):
-            frames = [crop_to_multiple(f, multiple) for f in frames]
-            if min(frames[0].shape[:2]) < patch * cfg.scale:
-                skipped += 1
-                continue
-            for hr, lr in zip(frames, degrade(frames, cfg)):
-                self.hr.append(to_planes(hr, cfg.colour))
-                self.lr.append(to_planes(lr, cfg.colour))
-                self.names.append(name)
+        if not cfg.rescales or any(not 0 < f <= 1 for f in cfg.rescales):
+            raise InputError(f"--rescale factors must lie in (0, 1], got {list(cfg.rescales)}")
+        for name, source in read_sources(cfg.sources, cfg.every):
+            for f in cfg.rescales:
+                frames = source if f == 1 else [imresize_uint8(x, f) for x in source]
+                frames = [crop_to_multiple(x, multiple) for x in frames]
+                if min(frames[0].shape[:2]) < patch * cfg.scale:
+                    skipped += 1
+                    continue
+                for hr, lr in zip(frames, degrade(frames, cfg)):
+                    self.hr.append(to_planes(hr, cfg.colour))
+                    self.lr.append(to_planes(lr, cfg.colour))
+                    self.names.append(name if f == 1 else f"{name} ×{f:g}")
         if not self.hr:
             raise InputError(f"no training image is at least {patch * cfg.scale} pixels on each side "
                              f"({skipped} smaller skipped)", "lower --patch or add larger images")

@@ -113,6 +113,8 @@ def identity(cfg: TrainConfig) -> dict:
         d.pop(key)
     d.pop("threads")
     d["data"]["sources"] = [os.path.realpath(src) for src in cfg.data.sources]   # the same folders, however spelled
+    if tuple(cfg.data.rescales) == (1.0,):      # the default, absent from checkpoints made before --rescale
+        d["data"].pop("rescales")
     path = d.pop("fedsr")
     if d.pop("init") is not None:               # the starting weights' content decides the result, not their path
         d["init_sha256"] = file_sha256(cfg.init)
