@@ -37,7 +37,8 @@ def test_push_input_format_and_options_are_checked(tmp_path, capsys):
     assert main(["push", "-f", "no_such_device", "-i", "x", *args]) == 2
     err = capsys.readouterr().err
     assert "input format 'no_such_device' is not in this FFmpeg" in err and "lavfi" in err, err
-    assert main(["push", "-f", "lavfi", "-i", GRAPH, "--input-option", "novalue", *args]) == 2
-    assert "expected KEY=VALUE" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:                   # argparse refuses it, as any malformed option
+        main(["push", "-f", "lavfi", "-i", GRAPH, "--input-option", "novalue", *args])
+    assert stop.value.code == 2 and "expected KEY=VALUE, got 'novalue'" in capsys.readouterr().err
     assert main(["push", "-f", "lavfi", "-i", "no_such_filter=1", *args]) == 2
     assert "cannot read" in capsys.readouterr().err

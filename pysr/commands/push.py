@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import warnings
 
+from pysr.commands import key_value
+
 
 def _positive(text: str) -> float:
     try:
@@ -14,18 +16,6 @@ def _positive(text: str) -> float:
     if not x > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return x
-
-
-def _options(pairs: list[str]) -> dict[str, str]:
-    from pysr.errors import InputError
-
-    out = {}
-    for text in pairs:
-        key, eq, value = text.partition("=")
-        if not (eq and key.strip()):
-            raise InputError(f"--input-option {text!r}: expected KEY=VALUE, e.g. video_size=1280x720")
-        out[key.strip()] = value
-    return out
 
 
 def register(sub) -> None:
@@ -39,8 +29,8 @@ def register(sub) -> None:
                    "device or source (/dev/video0, :0.0, a lavfi graph)")
     p.add_argument("-f", "--input-format", default=None, metavar="FMT", help="FFmpeg's input format: a capture "
                    "device (v4l2, x11grab, avfoundation, dshow) or lavfi; default: found from the file")
-    p.add_argument("--input-option", action="append", default=[], metavar="KEY=VALUE", help="an option of the "
-                   "input format, e.g. video_size=1280x720 or framerate=30 (repeatable)")
+    p.add_argument("--input-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the input format, e.g. video_size=1280x720 or framerate=30 (repeatable)")
     p.add_argument("--url", required=True, help="rtmp://HOST:PORT/APP/KEY")
     p.add_argument("--lr", required=True, help="size sent, WIDTHxHEIGHT (e.g. 640x360)")
     p.add_argument("--bitrate", default="500k", help="video bitrate (default 500k)")
@@ -103,7 +93,7 @@ def cmd_push(args) -> None:
                              recent=args.train_recent if args.train_recent > 0 else None, keep=args.keep_models)
     cfg = PushConfig(args.input, args.url, parse_size(args.lr), args.bitrate, args.fps, args.realtime,
                      max(0, args.retries), args.frames, args.keyframe_s, train, args.audio_bitrate,
-                     args.input_format, _options(args.input_option))
+                     args.input_format, dict(args.input_option))
     from pysr.video.colour import ColourWarning
 
     def show(message, category, *rest, **kw):

@@ -6,6 +6,7 @@ import argparse
 import sys
 import warnings
 
+from pysr.commands import key_value
 from pysr.errors import MediaError
 
 
@@ -21,13 +22,6 @@ def _positive(text: str) -> int:
 
 def _tile(text: str):
     return "auto" if text == "auto" else _positive(text)
-
-
-def _encoder_opt(text: str) -> tuple[str, str]:
-    key, eq, value = text.partition("=")
-    if not eq or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    return key, value
 
 
 def register(sub) -> None:
@@ -47,7 +41,7 @@ def register(sub) -> None:
     rate.add_argument("--crf", type=float, default=None, help="constant quality (default 18 where the encoder has it)")
     rate.add_argument("--bitrate", default=None, help="target bitrate, e.g. 4M")
     p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (default yuv420p)")
-    p.add_argument("--encoder-opt", type=_encoder_opt, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--encoder-opt", type=key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="encoder option, repeatable (e.g. preset=veryfast)")
     p.add_argument("--progress", choices=("line", "json", "none"), default="line",
                    help="progress on stderr: a line, JSON lines, or nothing")
