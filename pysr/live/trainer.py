@@ -381,13 +381,14 @@ class OnlineTrainer:
             crops = self._newest(frames)
             pub_gain = self._published_gains(crops)
             crops = [c for c in crops if pub_gain[c[0]] is not None]
+            pub = float(np.mean([pub_gain[c[0]] for c in crops])) if crops else math.nan
             best = None
-            for i, state in enumerate(kept):
+            for i, state in enumerate(kept if crops else ()):
                 self._scratch.load_state_dict(state)
                 gains = [self._gain(self._scratch, c) for c in crops]
-                if not crops or None in gains:
+                if None in gains:
                     continue
-                adv = float(np.mean(gains)) - float(np.mean([pub_gain[c[0]] for c in crops]))
+                adv = float(np.mean(gains)) - pub
                 if best is None or adv > best[1]:
                     best = (i, adv, float(np.mean(gains)))
             self.recall_seconds += time.thread_time() - t0

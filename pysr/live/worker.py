@@ -40,6 +40,7 @@ from pysr.errors import MediaError
 from pysr.live.updates import Running
 from pysr.model import Model
 from pysr.video import pipeline
+from pysr.video.audio import first_audio
 from pysr.video.job import FrameStage, make_infer
 from pysr.video.reader import AvSource, Decoded
 from pysr.video.writer import AvSink, EncodeOptions
@@ -164,8 +165,8 @@ class RtmpSource(AvSource):
 
 def _hls_audio(streams) -> list:
     """The first audio stream the HLS output can carry as it is, as a list (empty: none)."""
-    return [a for a in streams if a.type == "audio" and a.codec_context is not None and a.codec_context.name in
-            HLS_AUDIO and a.rate][:1]
+    audio = first_audio(streams, HLS_AUDIO)
+    return [audio] if audio is not None else []
 
 
 class HlsSink(AvSink):

@@ -82,6 +82,7 @@ class AudioTranscoder:
         return out
 
 
-def first_audio(streams) -> object | None:
-    """The first audio stream among a source's copy streams, or None."""
-    return next((s for s in streams if s.type == "audio"), None)
+def first_audio(streams, codecs: tuple[str, ...] | None = None) -> object | None:
+    """The first audio stream among a source's streams (of one of `codecs`, with a known rate, if given), or None."""
+    return next((s for s in streams if s.type == "audio" and (codecs is None or (
+        s.codec_context is not None and s.codec_context.name in codecs and s.rate))), None)
