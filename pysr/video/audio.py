@@ -55,24 +55,30 @@ class AudioTranscoder:
         except av.FFmpegError:               # one bad audio packet never stops the video
             return []
         out = []
-        for frame in [*decoded, None] if packet is None else decoded:
-            if frame is None and self._next is None:
-                break
-            if frame is not None and self._next is None:
-                if frame.pts is None or frame.time_base is None:
-                    continue
-                start = float(frame.pts * frame.time_base) - self.origin_s
-                if start < 0:
-                    self.dropped += 1
-                    continue
-                self._next = round(start * self.spec.rate)
-            for r in self._resampler.resample(frame):
-                r.pts = None                 # the FIFO counts samples; pts are given on the way out
-                self._fifo.write(r)
-            out += self._take(final=frame is None)
+        for frame in decoded:
+            if self._next is None and not self._starts(frame):
+                continue
+            out += self._cut(self._resampler.resample(frame))
+        if packet is None and self._next is not None:       # the end: the resampler's tail, then the FIFO's
+            out += self._cut(self._resampler.resample(None), final=True)
         return out
 
-    def _take(self, final: bool) -> list:
+    def _starts(self, frame) -> bool:
+        """Whether the first frame at or after the origin is this one (its pts then starts the clock)."""
+        if frame.pts is None or frame.time_base is None:
+            return False
+        start = float(frame.pts * frame.time_base) - self.origin_s
+        if start < 0:
+            self.dropped += 1
+            return False
+        self._next = round(start * self.spec.rate)
+        return True
+
+    def _cut(self, resampled, final: bool = False) -> list:
+        """Resampled frames into the FIFO; out of it, frames of FRAME samples (the last, at the end, shorter)."""
+        for r in resampled:
+            r.pts = None                 # the FIFO counts samples; pts are given on the way out
+            self._fifo.write(r)
         out = []
         while self._fifo.samples >= self.FRAME or (final and self._fifo.samples):
             f = self._fifo.read(min(self.FRAME, self._fifo.samples))
