@@ -163,6 +163,28 @@ def test_init_starts_from_a_model_and_refuses_a_different_one(torch, image_dir, 
               pairs=pairs, log=lambda s: None)
 
 
+def test_bf16_precision_learns_like_fp32_and_belongs_to_the_run(torch, image_dir, tmp_path):
+    from dataclasses import replace
+
+    from pysr.train.loop import TrainConfig, train
+
+    base = TrainConfig(td.DataConfig((str(image_dir),), scale=2), arch="fedsr", channels=(8, 2), patch=12, batch=8,
+                       steps=30, lr=3e-3, log_every=100)
+    pairs = td.PairSet(base.data, base.patch)
+    fp32 = train(base, pairs=pairs, log=lambda s: None)
+    bf16 = train(replace(base, precision="bf16"), pairs=pairs, log=lambda s: None)
+    assert bf16.losses[0] != fp32.losses[0]                  # the same first batch, so the forward ran in bfloat16
+    first, last, ref = np.mean(bf16.losses[:5]), np.mean(bf16.losses[-5:]), np.mean(fp32.losses[-5:])
+    assert last < 0.7 * first and abs(last - ref) < 0.1 * ref, (first, last, ref)
+    assert bf16.model.facts["provenance"]["precision"] == "bf16"
+    ckpt = str(tmp_path / "bf16.ckpt")
+    train(replace(base, precision="bf16", checkpoint=ckpt, stop_at=2), pairs=pairs, log=lambda s: None)
+    with pytest.raises(InputError, match="precision"):
+        train(replace(base, checkpoint=ckpt), resume=True, pairs=pairs)
+    with pytest.raises(InputError, match="precision"):
+        train(replace(base, precision="fp16"), pairs=pairs)
+
+
 # --- (3) exact resume -------------------------------------------------------------------------------------------
 
 def test_resume_is_bit_exact(torch, image_dir, tmp_path):
@@ -289,6 +311,25 @@ def test_video_sources_and_h264(video_file):
     low = td.h264_roundtrip([np.rint(bic.lr[i][0] * 255).astype(np.uint8)[..., None].repeat(3, 2)
                              for i in range(4)], 20_000)
     assert len(low) == 4 and low[0].shape == (40, 56, 3)
+
+
+def test_a_folder_of_frames_is_one_video_for_windows(tmp_path):
+    from PIL import Image
+
+    for i in range(12):                                      # f0 … f11: numbered order, not f0, f1, f10, f11, f2
+        Image.fromarray(np.full((24, 32, 3), 10 * i, np.uint8)).save(tmp_path / f"f{i}.png")
+    (seq,) = td.read_sources([str(tmp_path)], every=1, sequences=True)
+    assert [int(f[0, 0, 0]) for f in seq[1]] == [10 * i for i in range(12)]
+    (seq,) = td.read_sources([str(tmp_path)], every=5, sequences=True)
+    assert [int(f[0, 0, 0]) for f in seq[1]] == [0, 50, 100]
+    assert len(td.read_sources([str(tmp_path)], every=1)) == 12      # single-frame training: one image each
+    ws = td.WindowSet(td.DataConfig((str(tmp_path),), scale=2, every=1), patch=8, radius=1)
+    assert len(ws) == 10
+    lr, hr = ws.batch(np.random.default_rng(0), 4)
+    assert lr.shape == (4, 3, 8, 8) and hr.shape == (4, 3, 16, 16)
+    Image.fromarray(np.zeros((20, 32, 3), np.uint8)).save(tmp_path / "f12.png")
+    with pytest.raises(InputError, match="f12.png is 32×20"):
+        td.read_sources([str(tmp_path)], every=1, sequences=True)
 
 
 def test_bitrate_parsing():

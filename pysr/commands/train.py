@@ -49,6 +49,9 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint (same options)")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: run the forward under bfloat16 autocast, about 2× faster on CPUs with AVX-512 BF16 "
+                        "(weights, Adam and the loss stay float32; default fp32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--licence", default="MIT", help="licence recorded in the model (default MIT)")
     p.add_argument("--name", default=None, help="model name (default ARCH_xSCALE)")
@@ -80,6 +83,7 @@ def cmd_train(args) -> None:
         seed=args.seed, threads=args.threads, val=args.val, val_every=args.val_every, checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
         name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius, init=args.init,
+        precision=args.precision,
     )
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 

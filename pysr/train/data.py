@@ -78,6 +78,17 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"cannot read image {path}: {err}") from err
 
 
+def read_sequence(paths: list[Path]) -> list[np.ndarray]:
+    """A folder's frame files as one video's frames; they must share one size."""
+    frames = [read_image(p) for p in paths]
+    for p, f in zip(paths, frames):
+        if f.shape != frames[0].shape:
+            raise InputError(f"{p} is {f.shape[1]}×{f.shape[0]}, {paths[0].name} {frames[0].shape[1]}×"
+                             f"{frames[0].shape[0]}: the frames of a sequence folder share one size",
+                             "give each video's frames a folder of their own")
+    return frames
+
+
 def read_video(path: Path, every: int) -> list[np.ndarray]:
     """Every `every`-th decoded frame (0, k, 2k, …) as H×W×3 uint8 RGB."""
     import av
@@ -97,8 +108,15 @@ def read_video(path: Path, every: int) -> list[np.ndarray]:
     return frames
 
 
-def read_sources(sources, every: int = 10) -> list[tuple[str, list[np.ndarray]]]:
-    """[(source name, [frames])]: one entry per image (one frame) and one per video (its sampled frames)."""
+def natural_key(path: Path) -> list:
+    """Sort key that orders frame files as numbered: hr2.png before hr10.png."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def read_sources(sources, every: int = 10, sequences: bool = False) -> list[tuple[str, list[np.ndarray]]]:
+    """[(source name, [frames])]: one entry per image (one frame) and one per video (its sampled frames). With
+    `sequences` (the windows of temporal training) a folder's images are instead one video: its frames in
+    numbered order (hr2.png before hr10.png), every `every`-th, all of one size."""
     if not sources:
         raise InputError("no training data given", "pass --data with folders of images or video files")
     refuse_eval_sets(sources)
@@ -115,7 +133,10 @@ def read_sources(sources, every: int = 10) -> list[tuple[str, list[np.ndarray]]]
                 subdirs = sorted(p.name for p in path.iterdir() if p.is_dir())
                 raise InputError(f"{path}: no images or videos in this folder (folders are not searched)",
                                  f"pass one of its subfolders: {subdirs}" if subdirs else None)
-            groups += [(str(p), [read_image(p)]) for p in images]
+            if sequences and images:
+                groups.append((str(path), read_sequence(sorted(images, key=natural_key)[::every])))
+            else:
+                groups += [(str(p), [read_image(p)]) for p in images]
             groups += [(str(p), read_video(p, every)) for p in videos]
         elif path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
             groups.append((str(path), read_video(path, every)))
@@ -314,7 +335,8 @@ def psnr(sr: np.ndarray, hr: np.ndarray, shave: int) -> float:
 class WindowSet:
     """Windows of 2k+1 consecutive frames of each video, HR and degraded LR made once as in `PairSet` (every
     `cfg.every`-th frame: pass every=1 for truly consecutive frames); `batch` takes the same random crop, flip
-    and rotation from every frame of a window. Sources with fewer than 2k+1 frames (images) or smaller than the
+    and rotation from every frame of a window. A folder of images is one video (its frames in numbered order).
+    Sources with fewer than 2k+1 frames or smaller than the
     HR patch are skipped. Frames are concatenated along channels, oldest first (the one-input window convention
     of docs/temporal.md): LR n×(2k+1)·C×p×p and HR n×(2k+1)·C×ps×ps; the centre frame is index k."""
 
@@ -327,7 +349,7 @@ class WindowSet:
         multiple = 2 * cfg.scale if cfg.degradation == "h264" else cfg.scale
         self.hr, self.lr, self.names = [], [], []           # per sequence: (T, C, H, W) float32
         skipped = 0
-        for name, frames in read_sources(cfg.sources, cfg.every):
+        for name, frames in read_sources(cfg.sources, cfg.every, sequences=True):
             frames = [crop_to_multiple(f, multiple) for f in frames]
             if len(frames) < 2 * radius + 1 or min(frames[0].shape[:2]) < patch * cfg.scale:
                 skipped += 1

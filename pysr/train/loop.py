@@ -28,6 +28,7 @@ from pysr.train.torch_models import export, require_torch, tcsr_loss, torch_arch
 
 LOSSES = ("l1", "mse")
 SCHEDULES = ("cosine", "step")
+PRECISIONS = ("fp32", "bf16")   # bf16: the forward under CPU autocast (weights, Adam and the loss stay float32)
 CHECKPOINT_FORMAT = 1
 # Options that may change between an interrupted run and its resume without changing its result.
 RESUME_FREE = ("val", "val_every", "checkpoint", "checkpoint_every", "log_every", "output", "licence", "name",
@@ -61,12 +62,15 @@ class TrainConfig:
     fedsr: str | None = None                    # tcsr: the frozen F-EDSR .pysr whose outputs TCSR refines
     radius: int = 1                             # tcsr: window(k), 2k+1 frames
     init: str | None = None                     # a .pysr of the same architecture and config to start from
+    precision: str = "fp32"                     # fp32, or bf16 autocast of the forward (about 2× faster steps)
 
     def check(self) -> None:
         if self.loss not in LOSSES:
             raise InputError(f"unknown loss {self.loss!r}; known: {LOSSES}")
         if self.schedule not in SCHEDULES:
             raise InputError(f"unknown schedule {self.schedule!r}; known: {SCHEDULES}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"unknown precision {self.precision!r}; known: {PRECISIONS}")
         for name in ("patch", "batch", "steps", "threads", "val_every", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -115,6 +119,8 @@ def identity(cfg: TrainConfig) -> dict:
     d["data"]["sources"] = [os.path.realpath(src) for src in cfg.data.sources]   # the same folders, however spelled
     if tuple(cfg.data.rescales) == (1.0,):      # the default, absent from checkpoints made before --rescale
         d["data"].pop("rescales")
+    if cfg.precision == "fp32":                 # the default, absent from checkpoints made before --precision
+        d.pop("precision")
     path = d.pop("fedsr")
     if d.pop("init") is not None:               # the starting weights' content decides the result, not their path
         d["init_sha256"] = file_sha256(cfg.init)
@@ -194,6 +200,13 @@ def validate(net, pairs, scale: int) -> float:
     return float(np.mean(values))
 
 
+def float_outputs(out):
+    """A net's output(s) as float32 (bf16 autocast leaves conv outputs in bfloat16); the loss runs in float32."""
+    if isinstance(out, (tuple, list)):
+        return type(out)(float_outputs(o) for o in out)
+    return out.float()
+
+
 def _clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds >= 3600:
@@ -228,6 +241,8 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
 
     torch.manual_seed(cfg.seed)
     net = torch_architecture(cfg.arch).module(mcfg)
+    layout = torch.contiguous_format if tcsr else torch.channels_last     # oneDNN's fast conv layout (bench/NOTES.md)
+    net = net.to(memory_format=layout)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     step, seconds_before = 0, 0.0
@@ -255,11 +270,13 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         lr_np, hr_np = pairs.batch(rng, cfg.batch)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        if tcsr:                                # lr_np: F-EDSR outputs t−k … t+k; hr_np: HR frame t
-            x = torch.from_numpy(lr_np)
-            loss = tcsr_loss(net(x), x, torch.from_numpy(hr_np), mcfg)[0]
+        x, target = torch.from_numpy(lr_np).contiguous(memory_format=layout), torch.from_numpy(hr_np)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            out = net(x)
+        if tcsr:                                # x: F-EDSR outputs t−k … t+k; target: HR frame t
+            loss = tcsr_loss(float_outputs(out), x, target, mcfg)[0]
         else:
-            loss = loss_fn(net(torch.from_numpy(lr_np)), torch.from_numpy(hr_np))
+            loss = loss_fn(out.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip > 0:
@@ -292,7 +309,7 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         "trainer": "pysr train", "data": [str(s) for s in cfg.data.sources],
         "degradation": cfg.data.degradation if cfg.data.degradation != "h264"
         else f"h264 {cfg.data.bitrate} bit/s", "steps": cfg.steps, "batch": cfg.batch, "patch": cfg.patch,
-        "loss": cfg.loss, "lr": cfg.lr, "schedule": cfg.schedule, "seed": cfg.seed,
+        "loss": cfg.loss, "lr": cfg.lr, "schedule": cfg.schedule, "seed": cfg.seed, "precision": cfg.precision,
         "seconds": round(result.seconds, 1), "command": cfg.command, "torch": torch.__version__,
     }
     if cfg.data.degradation == "blur":
