@@ -50,7 +50,7 @@ def register(sub) -> None:
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="bf16: run the forward under bfloat16 autocast, about 2× faster on CPUs with AVX-512 BF16 "
+                   help="bf16: run the forward under bfloat16 autocast, 1.6-3× faster on CPUs with AMX "
                         "(weights, Adam and the loss stay float32; default fp32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--licence", default="MIT", help="licence recorded in the model (default MIT)")

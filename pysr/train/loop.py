@@ -241,8 +241,7 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
 
     torch.manual_seed(cfg.seed)
     net = torch_architecture(cfg.arch).module(mcfg)
-    layout = torch.contiguous_format if tcsr else torch.channels_last     # oneDNN's fast conv layout (bench/NOTES.md)
-    net = net.to(memory_format=layout)
+    net = net.to(memory_format=torch.channels_last)     # oneDNN's fast conv layout (bench/NOTES.md)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     step, seconds_before = 0, 0.0
@@ -270,7 +269,7 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         lr_np, hr_np = pairs.batch(rng, cfg.batch)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        x, target = torch.from_numpy(lr_np).contiguous(memory_format=layout), torch.from_numpy(hr_np)
+        x, target = torch.from_numpy(lr_np).contiguous(memory_format=torch.channels_last), torch.from_numpy(hr_np)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             out = net(x)
         if tcsr:                                # x: F-EDSR outputs t−k … t+k; target: HR frame t
