@@ -164,6 +164,39 @@ def test_eval_sequence_per_frame_equals_direct(tmp_path, models, capsys, kind):
     assert not np.array_equal(alone, sr[2])
 
 
+def test_eval_cascade_scores_what_the_cascade_outputs(tmp_path, capsys):
+    from test_cascade import fedsr_model, tcsr_model
+
+    from pysr.stream.cascade import Cascade, parse_policy
+
+    gt = lossless_rgb_video(tmp_path / "gt.mkv", [pattern(i, 24, 32) for i in range(5)])
+    fedsr, tcsr = fedsr_model(scale=2), tcsr_model(1)
+    fedsr.save(tmp_path / "fedsr.pysr")
+    tcsr.save(tmp_path / "tcsr.pysr")
+    hr = [mod_crop(f, 2) for f in read_video(gt)]
+    lr = [imresize_uint8(f, 0.5) for f in hr]
+    for policy in ("all", "every:2"):
+        assert main(["eval", "--hr", str(gt), "--scale", "2", "-m", str(tmp_path / "fedsr.pysr"), "--tcsr",
+                     str(tmp_path / "tcsr.pysr"), "--tcsr-policy", policy, "--json", "-"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        cascade = Cascade(fedsr, tcsr, parse_policy(policy))
+        outs = [o for f in lr for o in cascade.push(f)] + cascade.flush()
+        assert [o.refined for o in outs] == ([True] * 5 if policy == "all" else [True, False] * 2 + [True])
+        for row, a, o in zip(data["rows"], hr, outs, strict=True):
+            ya, yb = y_channel(a), y_channel(o.frame)
+            assert (row["model"]["psnr"], row["model"]["ssim"]) == (psnr(ya, yb, 4), ssim(ya, yb, 4)), row["name"]
+        assert "TCSR" in data["model"] and policy in data["model"]
+    fedsr_alone = list(pysr.run(lr, model=fedsr))
+    assert not np.array_equal(fedsr_alone[2], outs[2].frame)             # TCSR changed the frames it refined
+    for argv, message in [(["--tcsr", str(tmp_path / "tcsr.pysr")], "needs a video --hr and the F-EDSR"),
+                          (["-m", str(tmp_path / "fedsr.pysr"), "--tcsr", str(tmp_path / "fedsr.pysr")],
+                           "window(k) model at scale 1"),
+                          (["-m", str(tmp_path / "fedsr.pysr"), "--tcsr", str(tmp_path / "tcsr.pysr"),
+                            "--tcsr-policy", "often"], "unknown TCSR policy")]:
+        assert main(["eval", "--hr", str(gt), "--scale", "2", *argv]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_real_egvsr_random_weights(tmp_path, shared):
     pth = shared / "weights" / "egvsr_random_seed0" / "EGVSR_random_seed0.pth"
     model = tmp_path / "egvsr.pysr"

@@ -1,13 +1,14 @@
 """`pysr eval`: PSNR/SSIM of bicubic and a model on an image set or a video sequence (docs/eval.md).
 
     pysr eval --hr DIR_OR_VIDEO [--lr DIR] --scale N [-m MODEL.pysr] [--bicubic-only] [--json OUT.json|-]
-              [--backend cpu] [--shave K] [--tof [egvsr|tecogan]]
+              [--backend cpu] [--shave K] [--tof [egvsr|tecogan]] [--tcsr TCSR.pysr [--tcsr-policy all]]
 
 --hr a folder: an image set (pysr/eval/images.py, shave = scale by default); a video file: a sequence
 (pysr/eval/video.py, shave = 4 by default, Vid4's convention). Without -m (or with --bicubic-only) only the
 bicubic columns are computed. `--json -` prints the JSON instead of the table. `--tof` (video only, needs OpenCV:
 pip install "pysr[eval]") adds the temporal metric tOF (pysr/eval/temporal.py): per frame t the pair (t−1, t), and
-the sequence's mean.
+the sequence's mean. `--tcsr` (video only) scores the live server's cascade: the -m model (a Y F-EDSR) on every
+frame and TCSR on the frames `--tcsr-policy` picks (default all).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def register(sub) -> None:
                    help="video only: add tOF (TecoGAN's temporal optical-flow metric; needs pip install "
                         "\"pysr[eval]\"); the convention egvsr (default: every pair) or tecogan (2 frames cut "
                         "at each end, flows centre-cropped)")
+    p.add_argument("--tcsr", default=None, metavar="TCSR.pysr",
+                   help="video only: the cascade, this TCSR refining the -m model's (a Y F-EDSR) outputs")
+    p.add_argument("--tcsr-policy", default="all", metavar="POLICY",
+                   help="with --tcsr: the frames TCSR refines: all (default), every:N, budget:MS or none")
     p.set_defaults(func=cmd_eval)
 
 
@@ -54,6 +59,9 @@ def cmd_eval(args) -> None:
             raise DataError("--tof is a video metric; --hr is a folder of images",
                             "pass the ground truth as a video file (e.g. Vid4/GT/calendar.mkv)")
         require_cv2()                            # before any slow work
+    if args.tcsr is not None and (hr.is_dir() or args.model is None):
+        raise DataError("--tcsr runs the cascade on a video: it needs a video --hr and the F-EDSR as -m",
+                        "e.g. --hr Vid4/GT/calendar.mkv -m fedsr_x4.pysr --tcsr tcsr_x4.pysr")
     model, name = None, None
     if args.model is not None and not args.bicubic_only:
         import pysr
@@ -65,6 +73,11 @@ def cmd_eval(args) -> None:
     else:
         shave = VID4_SHAVE if args.shave is None else args.shave
         sequence = None if model is None else session_model(model, args.scale, args.backend)
+        if model is not None and args.tcsr is not None:
+            from pysr.eval.video import cascade_model
+
+            sequence = cascade_model(model, pysr.load(args.tcsr), args.scale, args.tcsr_policy, args.backend)
+            name = f"{name} + TCSR {args.tcsr} ({args.tcsr_policy})"
         sr_frames = []
         if args.tof is not None and sequence is not None:
             from pysr.eval.temporal import capture

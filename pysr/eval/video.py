@@ -79,6 +79,26 @@ def session_model(model, scale: int, backend: str = "cpu") -> SequenceModel:
     return run
 
 
+def cascade_model(fedsr, tcsr, scale: int, policy: str = "all", backend: str = "cpu") -> SequenceModel:
+    """The live server's cascade as a SequenceModel: F-EDSR on every frame, TCSR (a window(k) model at scale 1) on
+    the frames `policy` picks ("all", "every:N", "budget:MS", "none"; pysr/stream/cascade.py), one Cascade per
+    sequence, flushed at its end, so output k belongs to LR frame k."""
+    from pysr.stream.cascade import Cascade, parse_policy
+
+    if fedsr.scale != scale:
+        raise DataError(f"the model upscales ×{fedsr.scale}, the evaluation is ×{scale}", f"pass --scale {fedsr.scale}")
+    Cascade(fedsr, tcsr)                         # the pair is checked, and a bad policy refused, before any frame
+    pick = parse_policy(policy)
+
+    def run(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        cascade = Cascade(fedsr, tcsr, pick, backend)
+        for frame in frames:
+            yield from (out.frame for out in cascade.push(frame))
+        yield from (out.frame for out in cascade.flush())
+
+    return run
+
+
 def evaluate_video(gt: str | Path, scale: int, lr_dir: str | Path | None = None, model: SequenceModel | None = None,
                    shave: int = VID4_SHAVE, model_name: str | None = None) -> Report:
     check_scale(scale)

@@ -272,10 +272,8 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         x, target = torch.from_numpy(lr_np).contiguous(memory_format=torch.channels_last), torch.from_numpy(hr_np)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             out = net(x)
-        if tcsr:                                # x: F-EDSR outputs t−k … t+k; target: HR frame t
-            loss = tcsr_loss(float_outputs(out), x, target, mcfg)[0]
-        else:
-            loss = loss_fn(out.float(), target)
+        # tcsr: x = F-EDSR outputs t−k … t+k, target = HR frame t
+        loss = tcsr_loss(float_outputs(out), x, target, mcfg)[0] if tcsr else loss_fn(out.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip > 0:
