@@ -51,15 +51,17 @@ def upscale(*argv) -> int:
     return main(["upscale", "--progress", "none", *map(str, argv)])
 
 
-def expected_planes(src, model_path) -> list[list[np.ndarray]]:
-    """`pysr.run` on the RGB frames the pipeline decodes, converted to YUV 4:4:4 as the pipeline's encoder does."""
+def expected_planes(src, model_path=None, run=None) -> list[list[np.ndarray]]:
+    """`pysr.run` (or `run`: RGB frames -> HR frames) on the RGB frames the pipeline decodes, converted to YUV
+    4:4:4 as the pipeline's encoder does."""
     source = open_source(src)
     try:
         colour = output_colour(source.facts.colour, "yuv444p")
         frames = [d.image for d in source.items() if isinstance(d, Decoded)]
     finally:
         source.close()
-    return [list(rgb_to_yuv(hr, colour, (1, 1))) for hr in pysr.run(frames, model=pysr.load(model_path))]
+    hr = run(frames) if run is not None else pysr.run(frames, model=pysr.load(model_path))
+    return [list(rgb_to_yuv(f, colour, (1, 1))) for f in hr]
 
 
 def output_planes(path) -> list[list[np.ndarray]]:
@@ -114,6 +116,71 @@ def test_interrupt_then_resume_rebuilds_the_state(tmp_path, models, video, monke
     assert audio_packets(out) == audio_packets(video)
     assert_planes_equal(output_planes(out), expected_planes(video, models[kind]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+@pytest.fixture(scope="module")
+def cascade_models(tmp_path_factory):
+    from test_cascade import fedsr_model, tcsr_model
+
+    d = tmp_path_factory.mktemp("cascade")
+    fedsr_model(scale=2).save(d / "fedsr.pysr")
+    tcsr_model(1).save(d / "tcsr.pysr")
+    return d / "fedsr.pysr", d / "tcsr.pysr"
+
+
+def test_cascade_video_interrupted_and_resumed_equals_the_cascade(tmp_path, cascade_models, video, monkeypatch,
+                                                                   capsys):
+    from pysr.stream.cascade import Cascade, parse_policy
+    from pysr.video.progress import Progress
+
+    fedsr, tcsr = cascade_models
+    refined = []
+
+    def cascade(frames):
+        c = Cascade(pysr.load(fedsr), pysr.load(tcsr), parse_policy("every:3"))
+        outs = [o for f in frames for o in c.push(f)] + c.flush()
+        refined[:] = [o.refined for o in outs]
+        return [o.frame for o in outs]
+
+    want = expected_planes(video, run=cascade)
+    assert refined == [t % 3 == 0 for t in range(10)]
+    argv = ("-i", video, "-o", tmp_path / "out.mkv", "-m", fedsr, "--tcsr", tcsr, "--tcsr-policy", "every:3",
+            *LOSSLESS)
+    assert upscale(*argv) == 0
+    assert frame_times(tmp_path / "out.mkv") == [Fraction(p, 1000) for p in PTS]
+    assert_planes_equal(output_planes(tmp_path / "out.mkv"), want)
+    # interrupted after 5 frames: the resume re-runs frame 4 and must not take it for a sequence's frame 0
+    real_update = Progress.update
+
+    def update(self, frames):
+        real_update(self, frames)
+        if frames == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "update", update)
+    assert upscale(*argv[:3], tmp_path / "again.mkv", *argv[4:]) == 130
+    monkeypatch.setattr(Progress, "update", real_update)
+    capsys.readouterr()
+    assert upscale(*argv[:3], tmp_path / "again.mkv", *argv[4:], "--resume") == 0
+    assert "runs again over the last 1 of those frames" in capsys.readouterr().err
+    assert_planes_equal(output_planes(tmp_path / "again.mkv"), want)
+    fedsr_alone = expected_planes(video, fedsr)
+    assert not np.array_equal(fedsr_alone[3][0], want[3][0]) and np.array_equal(fedsr_alone[4][0], want[4][0])
+
+
+def test_cascade_refusals(tmp_path, cascade_models, models, video, capsys):
+    from PIL import Image
+
+    fedsr, tcsr = cascade_models
+    Image.fromarray(pattern(0, 16, 24)).save(tmp_path / "a.png")
+    for argv, message in [(("-i", tmp_path / "a.png", "-o", tmp_path / "b.png"), "--tcsr is for videos"),
+                          (("-i", video, "-o", tmp_path / "o.mkv", "--tile", "8"), "drop --tile"),
+                          (("-i", video, "-o", tmp_path / "o.mkv", "--tcsr-policy", "often"), "unknown TCSR policy")]:
+        assert upscale(*argv, "-m", fedsr, "--tcsr", tcsr) == 2
+        assert message in one_error_line(capsys.readouterr().err)
+    assert upscale("-i", video, "-o", tmp_path / "o.mkv", "-m", fedsr, "--tcsr", models["recurrent"]) == 2
+    assert "window(k) model at scale 1" in one_error_line(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
 def test_tile_and_images_are_refused(tmp_path, models, video, capsys):

@@ -34,6 +34,10 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", help="image, folder, video file, or - (y4m on stdout); "
                    "not needed with --benchmark")
     p.add_argument("-m", "--model", required=True, help="a .pysr file or a shipped model name (`pysr models`)")
+    p.add_argument("--tcsr", default=None, metavar="TCSR.pysr",
+                   help="videos: the live server's cascade, this TCSR refining the model's (a Y F-EDSR) frames")
+    p.add_argument("--tcsr-policy", default="all", metavar="POLICY",
+                   help="with --tcsr: the frames TCSR refines: all (default), every:N, budget:MS or none")
     p.add_argument("--backend", default="cpu")
     p.add_argument("--tile", type=_tile, default=None, help="auto or a tile size in LR pixels (default: no tiling)")
     p.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
@@ -63,8 +67,14 @@ def cmd_upscale(args) -> None:
         raise MediaError("no output given", "pass -o OUT (or --benchmark to measure without writing)")
     enc = EncodeOptions(args.codec, args.crf, args.bitrate, args.pix_fmt, dict(args.encoder_opt))
     model = pysr.load(args.model)                      # a .pysr path or a shipped model's name
+    tcsr = None
+    if args.tcsr is not None:
+        from pysr.stream.cascade import Cascade, parse_policy
+
+        tcsr = pysr.load(args.tcsr)
+        Cascade(model, tcsr, parse_policy(args.tcsr_policy))      # the pair and the policy checked before any work
     job = Job(args.input, args.output, model, args.backend, args.tile, enc, args.progress, args.benchmark,
-              args.resume, args.overwrite, args.frames)
+              args.resume, args.overwrite, args.frames, tcsr, args.tcsr_policy)
 
     def show(message, category, *rest, **kw):
         if issubclass(category, ColourWarning):

@@ -126,6 +126,20 @@ class Budget:
         self._recent.append(seconds)
 
 
+@dataclass
+class Offset:
+    """`policy` asked about frame index + `first`: a cascade that starts mid-stream (a resumed `pysr upscale`,
+    whose first pushed frame is input frame `first`) picks the frames one uninterrupted run would have."""
+    policy: Policy
+    first: int
+
+    def select(self, index: int) -> bool:
+        return self.policy.select(index + self.first)
+
+    def record(self, index: int, seconds: float) -> None:
+        self.policy.record(index + self.first, seconds)
+
+
 def every(n: int) -> Every:
     return Every(n)
 

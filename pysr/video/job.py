@@ -9,6 +9,9 @@ packets of the input, and carries on encoding: every input frame ends up in the 
 A temporal model's state is not in the partial file: the resumed job runs the model again over the written
 frames it needs (all of them for a recurrent model, the last k for window(k)), dropping their outputs, so the
 frames after them are exactly those of an uninterrupted run.
+
+With `tcsr` the video goes through the live server's cascade (pysr/stream/cascade.py): the model, a Y F-EDSR, on
+every frame and TCSR, a window(k) model, on the frames `tcsr_policy` picks; a resume re-runs the last k frames.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class Job:
     resume: bool = False
     overwrite: bool = False
     frames: int | None = None
+    tcsr: pysr.Model | None = None       # the cascade's second stage (videos only)
+    tcsr_policy: str = "all"
 
     def __post_init__(self):
         if self.encode is None:
@@ -133,10 +138,36 @@ class SessionStage:
         return done
 
 
-def make_stage(model: pysr.Model, backend: str, tile, mono: bool):
-    """The pipeline's inference stage for a video: `FrameStage` for single-frame models, else `SessionStage`."""
+class CascadeStage(SessionStage):
+    """F-EDSR on every frame and TCSR on the frames a policy picks (pysr/stream/cascade.py) as a pipeline stage;
+    outputs in input order, k frames behind. `first`: the input index of the first frame pushed (a resumed job's
+    warm-up start), so the policy picks the frames one uninterrupted run would."""
+
+    def __init__(self, fedsr: pysr.Model, tcsr: pysr.Model, policy: str, backend: str, first: int = 0):
+        from pysr.stream.cascade import Cascade, Offset, parse_policy
+
+        self.session, self.mono = Cascade(fedsr, tcsr, Offset(parse_policy(policy), first), backend), False
+        self.pending: deque[tuple[int, int | None]] = deque()
+
+    def push(self, frame: Decoded) -> list[Decoded]:
+        self.pending.append((frame.index, frame.pts))
+        return self._match([out.frame for out in self.session.push(frame.image)])
+
+    def flush(self) -> list[Decoded]:
+        return self._match([out.frame for out in self.session.flush()])
+
+
+def make_stage(job: Job, mono: bool, first: int = 0):
+    """The pipeline's inference stage for a video: `FrameStage` for single-frame models, `SessionStage` for
+    temporal ones, `CascadeStage` with `job.tcsr`; `first` = the input index of the first frame it gets."""
     from pysr.stream.session import temporal_kind
 
+    model, backend, tile = job.model, job.backend, job.tile
+    if job.tcsr is not None:
+        if tile is not None or mono:
+            raise MediaError("--tcsr runs the cascade on whole colour frames: "
+                             + ("drop --tile" if tile is not None else "this input is grey (luma only)"))
+        return CascadeStage(model, job.tcsr, job.tcsr_policy, backend, first)
     kind, _ = temporal_kind(model.facts)
     if kind == "single":
         return FrameStage(make_infer(model, backend, tile, mono))
@@ -152,7 +183,8 @@ def make_stage(model: pysr.Model, backend: str, tile, mono: bool):
 def warmup_frames(model: pysr.Model, done: int) -> int:
     """How many of the `done` frames already written a resumed job runs through the model again (outputs
     dropped) so that the frames after them come out exactly as in one uninterrupted run: a recurrent model's
-    state depends on every earlier frame; window(k) output t reads frames t−k … t+k only."""
+    state depends on every earlier frame; window(k) output t reads frames t−k … t+k only. For the cascade pass
+    its TCSR (window(k))."""
     from pysr.stream.session import temporal_kind
 
     kind, k = temporal_kind(model.facts)
@@ -201,11 +233,19 @@ def sidecar_path(out: Path) -> Path:
     return out.with_name(out.name + ".pysr-progress.json")
 
 
+def temporal_model(job: Job) -> pysr.Model:
+    """The model whose frame dependencies a resume must rebuild: TCSR in the cascade, else the model."""
+    return job.model if job.tcsr is None else job.tcsr
+
+
 def _identity(job: Job) -> dict:
     st = os.stat(job.input)
-    return {"input": str(Path(job.input).resolve()), "input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns,
-            "model": job.model.source, "model_facts": job.model.facts, "backend": job.backend, "tile": job.tile,
-            "encode": job.encode.as_dict()}
+    ident = {"input": str(Path(job.input).resolve()), "input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns,
+             "model": job.model.source, "model_facts": job.model.facts, "backend": job.backend, "tile": job.tile,
+             "encode": job.encode.as_dict()}
+    if job.tcsr is not None:            # absent without the cascade, so older records still resume
+        ident.update({"tcsr": job.tcsr.source, "tcsr_facts": job.tcsr.facts, "tcsr_policy": job.tcsr_policy})
+    return ident
 
 
 def _check_output(job: Job, out: Path) -> None:
@@ -258,12 +298,13 @@ def upscale_video(job: Job) -> pipeline.Stats:
             raise MediaError("--resume is not supported for y4m output files")
     elif job.resume:
         say(f"nothing to resume for {out}: starting from the first frame")
+    done = 0 if record is None else int(record["frames_done"])
 
     source = open_source(job.input)
     try:
         facts = source.facts
         source.warn()
-        stage = make_stage(job.model, job.backend, job.tile, facts.mono)
+        stage = make_stage(job, facts.mono, first=done - warmup_frames(temporal_model(job), done))
         s = job.model.scale
         width, height = facts.width * s, facts.height * s
         return _run(job, source, facts, stage, width, height, out, record)
@@ -308,10 +349,11 @@ def _run(job: Job, source, facts, stage, width: int, height: int, out: Path | No
                                  "start over with --overwrite")
             skip_frames = done
             skip_packets = {int(k): v for k, v in record["packets_done"].items()}
-            warmup = warmup_frames(job.model, done)
+            warmup = warmup_frames(temporal_model(job), done)
             say(f"resuming {out} after frame {done}")
             if warmup:
-                say(f"note: model {_name(job.model)} is temporal ({job.model.facts['temporal']}); its state is not "
+                model = temporal_model(job)
+                say(f"note: model {_name(model)} is temporal ({model.facts['temporal']}); its state is not "
                     f"in the partial file, so it runs again over the last {warmup} of those frames (outputs "
                     "discarded) — that takes about as long as upscaling them did")
     except BaseException:
@@ -400,6 +442,9 @@ def run_job(job: Job) -> None:
     src = job.input
     if src != "-" and not Path(src).exists():
         raise MediaError(f"{src}: no such file or folder")
+    if job.tcsr is not None and src != "-" and (Path(src).is_dir() or is_image(src)):
+        raise MediaError("--tcsr is for videos: TCSR refines frames with their neighbours",
+                         "give a video file (or y4m on stdin)")
     if src != "-" and Path(src).is_dir():
         if job.benchmark or job.resume:
             raise MediaError("--benchmark and --resume apply to videos, not image folders")
