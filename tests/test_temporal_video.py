@@ -92,23 +92,28 @@ def test_temporal_video_equals_pysr_run(tmp_path, models, video, kind):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
-@pytest.mark.parametrize(("kind", "rerun"), [("window", 1), ("recurrent", 4)])
-def test_interrupt_then_resume_rebuilds_the_state(tmp_path, models, video, monkeypatch, capsys, kind, rerun):
+def interrupted_upscale(monkeypatch, after: int, *argv) -> int:
+    """`pysr upscale` with a Ctrl-C as frame `after` is reported; returns its exit status."""
     from pysr.video.progress import Progress
 
-    out, partial = tmp_path / "out.mkv", tmp_path / "out.partial.mkv"
     real_update = Progress.update
 
     def update(self, frames):
         real_update(self, frames)
-        if frames == 4:
+        if frames == after:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(Progress, "update", update)
-    assert upscale("-i", video, "-o", out, "-m", models[kind], *LOSSLESS) == 130
+    with monkeypatch.context() as m:
+        m.setattr(Progress, "update", update)
+        return upscale(*argv)
+
+
+@pytest.mark.parametrize(("kind", "rerun"), [("window", 1), ("recurrent", 4)])
+def test_interrupt_then_resume_rebuilds_the_state(tmp_path, models, video, monkeypatch, capsys, kind, rerun):
+    out, partial = tmp_path / "out.mkv", tmp_path / "out.partial.mkv"
+    assert interrupted_upscale(monkeypatch, 4, "-i", video, "-o", out, "-m", models[kind], *LOSSLESS) == 130
     assert "4 frames written" in capsys.readouterr().err
     assert frame_times(partial) == [Fraction(p, 1000) for p in PTS[:4]]
-    monkeypatch.setattr(Progress, "update", real_update)
     assert upscale("-i", video, "-o", out, "-m", models[kind], *LOSSLESS, "--resume") == 0
     err = capsys.readouterr().err
     assert "resuming" in err and f"runs again over the last {rerun} of those frames" in err
@@ -131,7 +136,6 @@ def cascade_models(tmp_path_factory):
 def test_cascade_video_interrupted_and_resumed_equals_the_cascade(tmp_path, cascade_models, video, monkeypatch,
                                                                    capsys):
     from pysr.stream.cascade import Cascade, parse_policy
-    from pysr.video.progress import Progress
 
     fedsr, tcsr = cascade_models
     refined = []
@@ -150,16 +154,7 @@ def test_cascade_video_interrupted_and_resumed_equals_the_cascade(tmp_path, casc
     assert frame_times(tmp_path / "out.mkv") == [Fraction(p, 1000) for p in PTS]
     assert_planes_equal(output_planes(tmp_path / "out.mkv"), want)
     # interrupted after 5 frames: the resume re-runs frame 4 and must not take it for a sequence's frame 0
-    real_update = Progress.update
-
-    def update(self, frames):
-        real_update(self, frames)
-        if frames == 5:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Progress, "update", update)
-    assert upscale(*argv[:3], tmp_path / "again.mkv", *argv[4:]) == 130
-    monkeypatch.setattr(Progress, "update", real_update)
+    assert interrupted_upscale(monkeypatch, 5, *argv[:3], tmp_path / "again.mkv", *argv[4:]) == 130
     capsys.readouterr()
     assert upscale(*argv[:3], tmp_path / "again.mkv", *argv[4:], "--resume") == 0
     assert "runs again over the last 1 of those frames" in capsys.readouterr().err
