@@ -153,6 +153,26 @@ def test_shipped_espcn_beats_bicubic_on_set5(shared):
         model_upscaler(model, 2)
 
 
+# Set5 Y-PSNR / SSIM of every shipped model as weights/README.md states them (MATLAB LR as stored).
+SHIPPED_SET5 = {"espcn_x2": (2, 36.36, 0.9533), "espcn_x2_wide": (2, 36.42, 0.9537), "espcn_x3": (3, 32.36, 0.9048),
+                "espcn_x4": (4, 30.13, 0.8556)}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", sorted(SHIPPED_SET5))
+def test_shipped_models_score_what_weights_readme_says(shared, name):
+    import pysr
+    from pysr.model import shipped_models
+
+    assert set(SHIPPED_SET5) == set(shipped_models()), "a shipped model without its Set5 figure here"
+    scale, want_psnr, want_ssim = SHIPPED_SET5[name]
+    data = shared / "data" / "Set5"
+    report = evaluate_images(data / "HR", scale, data / "LR_bicubic" / f"X{scale}", model_upscaler(pysr.load(name), scale))
+    psnr_y, ssim_y = report.mean("model")
+    assert abs(psnr_y - want_psnr) <= 0.005 and abs(ssim_y - want_ssim) <= 0.00005, (psnr_y, ssim_y)
+    assert f"{want_psnr:.2f} / {want_ssim:.4f}" in (ROOT / "weights" / "README.md").read_text()
+
+
 # ------------------------------------------------------------------------------------------------ CLI
 
 def write_set(folder, n=2, size=(36, 30)):
