@@ -167,7 +167,8 @@ def test_shipped_models_score_what_weights_readme_says(shared, name):
     assert set(SHIPPED_SET5) == set(shipped_models()), "a shipped model without its Set5 figure here"
     scale, want_psnr, want_ssim = SHIPPED_SET5[name]
     data = shared / "data" / "Set5"
-    report = evaluate_images(data / "HR", scale, data / "LR_bicubic" / f"X{scale}", model_upscaler(pysr.load(name), scale))
+    upscale = model_upscaler(pysr.load(name), scale)
+    report = evaluate_images(data / "HR", scale, data / "LR_bicubic" / f"X{scale}", upscale)
     psnr_y, ssim_y = report.mean("model")
     assert abs(psnr_y - want_psnr) <= 0.005 and abs(ssim_y - want_ssim) <= 0.00005, (psnr_y, ssim_y)
     assert f"{want_psnr:.2f} / {want_ssim:.4f}" in (ROOT / "weights" / "README.md").read_text()

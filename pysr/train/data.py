@@ -336,8 +336,9 @@ class WindowSet:
     """Windows of 2k+1 consecutive frames of each video, HR and degraded LR made once as in `PairSet` (every
     `cfg.every`-th frame: pass every=1 for truly consecutive frames); `batch` takes the same random crop, flip
     and rotation from every frame of a window. A folder of images is one video (its frames in numbered order).
-    Sources with fewer than 2k+1 frames or smaller than the HR patch are skipped. Frames are concatenated along channels, oldest first (the one-input window convention
-    of docs/temporal.md): LR n×(2k+1)·C×p×p and HR n×(2k+1)·C×ps×ps; the centre frame is index k."""
+    Sources with fewer than 2k+1 frames or smaller than the HR patch are skipped. Frames are concatenated along
+    channels, oldest first (the one-input window convention of docs/temporal.md): LR n×(2k+1)·C×p×p and HR
+    n×(2k+1)·C×ps×ps; the centre frame is index k."""
 
     def __init__(self, cfg: DataConfig, patch: int, radius: int):
         if cfg.degradation not in DEGRADATIONS:
