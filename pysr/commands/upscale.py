@@ -67,12 +67,7 @@ def cmd_upscale(args) -> None:
         raise MediaError("no output given", "pass -o OUT (or --benchmark to measure without writing)")
     enc = EncodeOptions(args.codec, args.crf, args.bitrate, args.pix_fmt, dict(args.encoder_opt))
     model = pysr.load(args.model)                      # a .pysr path or a shipped model's name
-    tcsr = None
-    if args.tcsr is not None:
-        from pysr.stream.cascade import Cascade, parse_policy
-
-        tcsr = pysr.load(args.tcsr)
-        Cascade(model, tcsr, parse_policy(args.tcsr_policy))      # the pair and the policy checked before any work
+    tcsr = None if args.tcsr is None else pysr.load(args.tcsr)      # the pair and policy: checked by make_stage
     job = Job(args.input, args.output, model, args.backend, args.tile, enc, args.progress, args.benchmark,
               args.resume, args.overwrite, args.frames, tcsr, args.tcsr_policy)
 

@@ -81,17 +81,15 @@ def session_model(model, scale: int, backend: str = "cpu") -> SequenceModel:
 
 def cascade_model(fedsr, tcsr, scale: int, policy: str = "all", backend: str = "cpu") -> SequenceModel:
     """The live server's cascade as a SequenceModel: F-EDSR on every frame, TCSR (a window(k) model at scale 1) on
-    the frames `policy` picks ("all", "every:N", "budget:MS", "none"; pysr/stream/cascade.py), one Cascade per
-    sequence, flushed at its end, so output k belongs to LR frame k."""
+    the frames `policy` picks ("all", "every:N", "budget:MS", "none"; pysr/stream/cascade.py), flushed at the
+    sequence's end, so output k belongs to LR frame k."""
     from pysr.stream.cascade import Cascade, parse_policy
 
     if fedsr.scale != scale:
         raise DataError(f"the model upscales ×{fedsr.scale}, the evaluation is ×{scale}", f"pass --scale {fedsr.scale}")
-    Cascade(fedsr, tcsr)                         # the pair is checked, and a bad policy refused, before any frame
-    pick = parse_policy(policy)
+    cascade = Cascade(fedsr, tcsr, parse_policy(policy), backend)     # checked before any frame is read
 
     def run(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        cascade = Cascade(fedsr, tcsr, pick, backend)
         for frame in frames:
             yield from (out.frame for out in cascade.push(frame))
         yield from (out.frame for out in cascade.flush())

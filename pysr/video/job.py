@@ -299,15 +299,16 @@ def upscale_video(job: Job) -> pipeline.Stats:
     elif job.resume:
         say(f"nothing to resume for {out}: starting from the first frame")
     done = 0 if record is None else int(record["frames_done"])
+    warmup = warmup_frames(temporal_model(job), done)
 
     source = open_source(job.input)
     try:
         facts = source.facts
         source.warn()
-        stage = make_stage(job, facts.mono, first=done - warmup_frames(temporal_model(job), done))
+        stage = make_stage(job, facts.mono, first=done - warmup)
         s = job.model.scale
         width, height = facts.width * s, facts.height * s
-        return _run(job, source, facts, stage, width, height, out, record)
+        return _run(job, source, facts, stage, width, height, out, record, warmup)
     finally:
         source.close()
 
@@ -329,10 +330,12 @@ def _load_record(job: Job, out: Path) -> dict:
     return record
 
 
-def _run(job: Job, source, facts, stage, width: int, height: int, out: Path | None, record: dict | None):
+def _run(job: Job, source, facts, stage, width: int, height: int, out: Path | None, record: dict | None,
+         warmup: int):
+    """`warmup`: the written frames a resume runs through the model again (warmup_frames)."""
     partial = None if out is None else partial_path(out)
     prev = None
-    skip_frames, skip_packets, warmup = 0, {}, 0
+    skip_frames, skip_packets = 0, {}
     if record is not None:
         prev = partial.with_name(f"{out.stem}.partial-prev{out.suffix}")
         os.replace(partial, prev)
@@ -349,7 +352,6 @@ def _run(job: Job, source, facts, stage, width: int, height: int, out: Path | No
                                  "start over with --overwrite")
             skip_frames = done
             skip_packets = {int(k): v for k, v in record["packets_done"].items()}
-            warmup = warmup_frames(temporal_model(job), done)
             say(f"resuming {out} after frame {done}")
             if warmup:
                 model = temporal_model(job)
