@@ -146,6 +146,7 @@ def test_cli_20_steps_lower_the_loss_and_export_a_window_model(torch, clip, feds
     (["--arch", "espcn", "--fedsr", "FEDSR"], "only for --arch tcsr"),
     (["--arch", "tcsr", "--fedsr", "FEDSR", "--loss", "mse"], "own loss"),
     (["--arch", "tcsr", "--fedsr", "FEDSR", "--channels", "4", "4", "1", "1", "1"], "C [OFR_C"),
+    (["--arch", "tcsr", "--fedsr", "FEDSR", "--rescale", "1", "0.5"], "single-frame training"),
 ])
 def test_cli_refusals(torch, clip, fedsr_file, capsys, argv, message):
     argv = [str(fedsr_file) if a == "FEDSR" else a for a in argv]

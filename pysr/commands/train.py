@@ -66,8 +66,6 @@ def cmd_train(args) -> None:
     refuse_eval_sets(args.data)                  # before anything slow, and before asking for torch
     if args.scale < 1:
         raise InputError(f"--scale must be >= 1, got {args.scale}")
-    if args.arch == "tcsr" and args.rescale != [1.0]:
-        raise InputError("--rescale applies to single-frame training; TCSR learns from windows of video frames")
     if args.channels is not None and any(c < 1 for c in args.channels):
         raise InputError(f"--channels must be positive, got {args.channels}")
     require_torch()

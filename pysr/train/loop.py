@@ -89,6 +89,8 @@ class TrainConfig:
                              "train F-EDSR first (pysr train --arch fedsr …); TCSR learns to refine its outputs")
         if self.radius < 1:
             raise InputError(f"--radius must be >= 1, got {self.radius}")
+        if tuple(self.data.rescales) != (1.0,):
+            raise InputError("--rescale applies to single-frame training; TCSR learns from windows of video frames")
         if self.loss != "l1" or self.val is not None:
             raise InputError("--arch tcsr trains with its own loss (L1 + warp losses) and has no --val",
                              "leave out --loss and --val")
