@@ -1,5 +1,6 @@
-"""`pysr train --arch tcsr`: windows of a frozen F-EDSR's outputs (precomputed with the engine), TCSR's loss, a
-20-step run that lowers the loss and exports a window(k) model, bit-exact resume, and the CLI's refusals."""
+"""`pysr train --arch tcsr`: windows of a frozen F-EDSR's outputs (precomputed with the engine), still images panned
+into windows, TCSR's loss, a 20-step run that lowers the loss and exports a window(k) model, bit-exact resume, and
+the CLI's refusals."""
 
 from __future__ import annotations
 
@@ -59,6 +60,18 @@ def windows(clip, fedsr_file):
     return FedsrWindows(td.DataConfig((str(clip),), scale=2, every=1), 12, 1, load_fedsr(str(fedsr_file), 2))
 
 
+@pytest.fixture(scope="module")
+def stills(tmp_path_factory):
+    """A folder of two still images, 70×90 and 64×64."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("tcsr_stills") / "stills"
+    folder.mkdir()
+    for i, (h, w) in enumerate([(70, 90), (64, 64)]):
+        Image.fromarray(textured(h, w, 10 + i)).save(folder / f"still{i}.png")
+    return folder
+
+
 def base_config(clip, fedsr_file, **kw):
     from pysr.train.loop import TrainConfig
 
@@ -90,6 +103,51 @@ def test_windows_are_fedsr_outputs_of_bicubic_lr(windows, fedsr_file, clip):
     np.testing.assert_array_equal(x[0], td.augment(windows.inputs[0][t - 1 : t + 2, 0][(slice(None), *crop)],
                                                    rot, flip))
     np.testing.assert_array_equal(y[0], td.augment(windows.hr[0][t][(slice(None), *crop)], rot, flip))
+
+
+@pytest.mark.parametrize("vy, vx", [(1, 3), (-2, 1), (0, -3)])
+def test_panned_still_is_what_a_panning_camera_films(stills, fedsr_file, vy, vx):
+    """A panned window equals the window of a real camera moving (vy, vx) HR pixels per frame over the still: each
+    frame its own crop of the still, bicubic ×2 LR, the F-EDSR on the whole frame. Odd speeds put neighbours on
+    the other LR sampling phase. Compared away from the camera frames' edges (bicubic taps + F-EDSR's reach)."""
+    from pysr.ops.resize_bicubic_matlab import imresize_uint8
+    from pysr.train.pan import PanWindows
+    from pysr.train.tcsr_loop import load_fedsr
+
+    model = load_fedsr(str(fedsr_file), 2)
+    pan = PanWindows((str(stills / "still0.png"),), td.DataConfig((), scale=2), 6, 1, 3, model)
+    assert len(pan) == 1 and pan.skipped == 0
+    still = td.read_image(stills / "still0.png")
+    y0, x0, p, m = 24, 30, 12, 20                        # centre crop origin, crop side, the frames' margin
+    frames, target = pan.window(0, y0, x0, vy, vx)
+    assert frames.shape == (3, p, p) and target.shape == (1, p, p)
+    np.testing.assert_allclose(target[0], td.rgb_to_y(still)[y0 : y0 + p, x0 : x0 + p], atol=1e-6)
+    for i, t in enumerate((-1, 0, 1)):
+        y, x = y0 + t * vy - m, x0 + t * vx - m          # the camera frame: the crop plus m pixels around it
+        frame = still[y : y + p + 2 * m, x : x + p + 2 * m]
+        want = pysr.run_y(td.rgb_to_y(imresize_uint8(frame, 0.5)), model=model)[m : m + p, m : m + p]
+        np.testing.assert_allclose(frames[i], want, atol=1e-5, err_msg=f"frame {t}")
+
+
+def test_panned_batches_stay_inside_and_mix_half_and_half(stills, fedsr_file, windows):
+    from pysr.train.pan import MixedWindows, PanWindows
+    from pysr.train.tcsr_loop import load_fedsr
+
+    cfg = td.DataConfig((), scale=2)
+    pan = PanWindows((str(stills),), cfg, 12, 1, 4, load_fedsr(str(fedsr_file), 2))
+    assert len(pan) == 2
+    rng = np.random.default_rng(0)
+    for _ in range(50):                                 # any draw fits (window() raises when a frame leaves)
+        x, y = pan.batch(rng, 4)
+    assert x.shape == (4, 3, 24, 24) and y.shape == (4, 1, 24, 24)
+    mixed = MixedWindows(windows, pan)
+    x, y = mixed.batch(np.random.default_rng(1), 5)
+    assert x.shape == (5, 3, 24, 24) and len(mixed) == len(windows) + 2
+    r = np.random.default_rng(1)
+    np.testing.assert_array_equal(x[:2], windows.batch(r, 2)[0])
+    np.testing.assert_array_equal(x[2:], pan.batch(r, 3)[0])
+    with pytest.raises(InputError, match="at least 84 pixels"):       # 2·40 crop, ±1 px of motion, phase slack
+        PanWindows((str(stills),), cfg, 40, 1, 1, load_fedsr(str(fedsr_file), 2))
 
 
 def test_resume_is_bit_exact(torch, clip, fedsr_file, windows, tmp_path):
@@ -138,6 +196,25 @@ def test_cli_20_steps_lower_the_loss_and_export_a_window_model(torch, clip, feds
     c = Cascade(pysr.load(fedsr_file), m, always())
     outs = [o for f in [textured(12, 16, s) for s in range(3)] for o in c.push(f)] + c.flush()
     assert [o.refined for o in outs] == [True] * 3 and outs[0].frame.shape == (24, 32, 3)
+
+
+def test_cli_stills_are_panned_into_half_the_batches(torch, clip, fedsr_file, stills, tmp_path, capsys):
+    out, ckpt = tmp_path / "tcsr.pysr", tmp_path / "tcsr.ckpt"
+    argv = ["train", "--arch", "tcsr", "--fedsr", str(fedsr_file), "--scale", "2", "--data", str(clip), "--stills",
+            str(stills), "--pan-speed", "3", "--channels", "6", "4", "1", "--patch", "12", "--batch", "4",
+            "--steps", "4", "--log-every", "2", "--checkpoint", str(ckpt), "-o", str(out)]
+    code = cli.main(argv)
+    io = capsys.readouterr()
+    assert code == 0, io.err
+    assert "2 stills panned at up to 3 HR pixels per frame" in io.out
+    prov = pysr.load(out).facts["provenance"]
+    assert prov["stills"] == [str(stills)] and prov["pan_speed"] == 3 and "--stills" in prov["command"]
+    # the stills and their speed belong to the run: a resume with another speed is refused
+    code = cli.main([a if a != "3" else "2" for a in argv] + ["--resume"])
+    assert code == 2 and "pan_speed" in capsys.readouterr().err
+    code = cli.main(["train", "--arch", "espcn", "--scale", "2", "--data", str(stills), "--stills", str(stills),
+                     "--steps", "1", "-o", str(tmp_path / "espcn.pysr")])
+    assert code == 2 and "--stills is only for --arch tcsr" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

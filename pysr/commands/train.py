@@ -19,6 +19,10 @@ def register(sub) -> None:
     p.add_argument("--fedsr", default=None, metavar="MODEL.pysr",
                    help="tcsr: the frozen F-EDSR whose HR outputs TCSR learns to refine (its scale is --scale)")
     p.add_argument("--radius", type=int, default=1, help="tcsr: window radius k, 2k+1 frames (default 1)")
+    p.add_argument("--stills", nargs="+", default=[], metavar="DIR_OR_IMAGE",
+                   help="tcsr: still images panned into windows of exact sub-pixel motion, half of every batch")
+    p.add_argument("--pan-speed", type=int, default=8, metavar="V",
+                   help="tcsr: the panned windows' top speed, whole HR pixels per frame on each axis (default 8)")
     p.add_argument("--init", default=None, metavar="MODEL.pysr",
                    help="start from this model's weights (fine-tuning; same architecture, scale and channels)")
     p.add_argument("--colour", choices=("y", "rgb"), default="y", help="train on the Y plane (default) or RGB")
@@ -63,7 +67,7 @@ def cmd_train(args) -> None:
     from pysr.train.data import DataConfig, parse_bitrate, refuse_eval_sets
     from pysr.train.torch_models import require_torch
 
-    refuse_eval_sets(args.data)                  # before anything slow, and before asking for torch
+    refuse_eval_sets(args.data + args.stills)    # before anything slow, and before asking for torch
     if args.scale < 1:
         raise InputError(f"--scale must be >= 1, got {args.scale}")
     if args.channels is not None and any(c < 1 for c in args.channels):
@@ -81,7 +85,7 @@ def cmd_train(args) -> None:
         seed=args.seed, threads=args.threads, val=args.val, val_every=args.val_every, checkpoint=args.checkpoint,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
         name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius, init=args.init,
-        precision=args.precision,
+        precision=args.precision, stills=tuple(args.stills), pan_speed=args.pan_speed,
     )
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 
@@ -90,7 +94,7 @@ def command_line(args) -> str:
     """The command as a user could type it again, rebuilt from the parsed options (all of them, defaults too)."""
     words = ["pysr", "train"]
     for key, value in vars(args).items():
-        if key in ("func", "command") or value is None or value is False:
+        if key in ("func", "command") or value is None or value is False or value == []:
             continue
         flag = "-o" if key == "output" else "--" + key.replace("_", "-")
         if value is True:

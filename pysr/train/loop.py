@@ -63,6 +63,8 @@ class TrainConfig:
     radius: int = 1                             # tcsr: window(k), 2k+1 frames
     init: str | None = None                     # a .pysr of the same architecture and config to start from
     precision: str = "fp32"                     # fp32, or bf16 autocast of the forward (AMX: 1.6-3× faster)
+    stills: tuple[str, ...] = ()                # tcsr: still images panned into windows (pysr/train/pan.py)
+    pan_speed: int = 8                          # tcsr: the panned windows' top speed, HR pixels per frame
 
     def check(self) -> None:
         if self.loss not in LOSSES:
@@ -83,6 +85,9 @@ class TrainConfig:
         if self.arch != "tcsr":
             if self.fedsr is not None:
                 raise InputError("--fedsr is only for --arch tcsr (the F-EDSR model whose outputs TCSR refines)")
+            if self.stills:
+                raise InputError("--stills is only for --arch tcsr (still images panned into windows)",
+                                 "give single-frame training images with --data")
             return
         if not self.fedsr or not Path(self.fedsr).is_file():
             raise InputError(f"--arch tcsr needs --fedsr MODEL.pysr (an existing file), got {self.fedsr!r}",
@@ -91,6 +96,8 @@ class TrainConfig:
             raise InputError(f"--radius must be >= 1, got {self.radius}")
         if tuple(self.data.rescales) != (1.0,):
             raise InputError("--rescale applies to single-frame training; TCSR learns from windows of video frames")
+        if self.stills and self.pan_speed < 1:
+            raise InputError(f"--pan-speed must be >= 1 HR pixel per frame, got {self.pan_speed}")
         if self.loss != "l1" or self.val is not None:
             raise InputError("--arch tcsr trains with its own loss (L1 + warp losses) and has no --val",
                              "leave out --loss and --val")
@@ -124,6 +131,10 @@ def identity(cfg: TrainConfig) -> dict:
     if cfg.precision == "fp32":                 # the default, absent from checkpoints made before --precision
         d.pop("precision")
     path = d.pop("fedsr")
+    if cfg.stills:                              # absent from checkpoints made before --stills
+        d["stills"] = [os.path.realpath(src) for src in cfg.stills]
+    else:
+        d.pop("stills"), d.pop("pan_speed")
     if d.pop("init") is not None:               # the starting weights' content decides the result, not their path
         d["init_sha256"] = file_sha256(cfg.init)
     if cfg.arch == "tcsr":                      # the F-EDSR's content decides the weights, not where it lies
@@ -218,7 +229,7 @@ def _clock(seconds: float) -> str:
 
 def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str], None] = print) -> Result:
     """Train (or resume), checkpoint, validate and export; returns the exported model and the net. `pairs`: the
-    data if already made (a PairSet; for tcsr a tcsr_loop.FedsrWindows)."""
+    data if already made (a PairSet; for tcsr anything with tcsr_loop.FedsrWindows' `batch`)."""
     cfg.check()
     tcsr = cfg.arch == "tcsr"
     torch = require_torch()
@@ -228,12 +239,7 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         raise InputError("--resume needs --checkpoint PATH (the checkpoint to continue from)")
     state = load_checkpoint(cfg.checkpoint, cfg) if resume else None
     if pairs is None and tcsr:
-        t = time.perf_counter()
-        fedsr = tcsr_loop.load_fedsr(cfg.fedsr, cfg.data.scale)
-        pairs = tcsr_loop.FedsrWindows(cfg.data, cfg.patch, cfg.radius, fedsr)
-        log(f"data: {len(pairs)} windows of {2 * cfg.radius + 1} frames from {len(pairs.hr)} video(s), inputs = "
-            f"{Path(cfg.fedsr).name} on {cfg.data.degradation} ×{cfg.data.scale} LR, {pairs.skipped} sources "
-            f"skipped, {time.perf_counter() - t:.1f} s")
+        pairs = tcsr_loop.training_windows(cfg, log)
     elif pairs is None:
         t = time.perf_counter()
         pairs = train_data.PairSet(cfg.data, cfg.patch)
@@ -319,6 +325,8 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         provenance.update({"loss": f"L1 + {TCSR_ALPHA}·warp1 + {TCSR_BETA}·warp2", "fedsr": Path(cfg.fedsr).name,
                            "fedsr_sha256": file_sha256(cfg.fedsr), "window": f"{2 * cfg.radius + 1} frames, every "
                            f"{cfg.data.every}", "inputs": "F-EDSR HR Y of the degraded LR, pysr engine, whole frames"})
+        if cfg.stills:
+            provenance.update({"stills": [str(s) for s in cfg.stills], "pan_speed": cfg.pan_speed})
     if cfg.init is not None:
         provenance.update({"init": Path(cfg.init).name, "init_sha256": file_sha256(cfg.init)})
     if result.val_psnr is not None:

@@ -7,6 +7,8 @@ TCSR refines F-EDSR's HR outputs (docs/fedsr_tcsr.md), so it trains on exactly w
   video on whole frames with the pysr engine** (the same model file and runtime the server runs, unclamped as the
   cascade passes them on; whole frames, so crops carry no zero-padding border that serving never sees; and a step
   costs only TCSR's own forward and backward);
+- with `--stills`, half of every batch is windows panned across still images instead (pysr/train/pan.py: exact
+  sub-pixel motion, as much of it as there are stills);
 - target = the HR middle frame; the same random HR crop (LR `--patch` × scale pixels, even), flip and 90° rotation
   for the whole window and its target;
 - loss = `tcsr_loss`: L1(out, target) + α·warp loss at flow level 1 + β·warp loss at level 2 (α = 0.01,
@@ -18,6 +20,7 @@ Resume is the loop's: the precomputed inputs are a pure function of the data and
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ import numpy as np
 from pysr.errors import InputError
 from pysr.models import tcsr
 from pysr.train import data as train_data
+from pysr.train.pan import MixedWindows, PanWindows
 
 # --channels C [OFR_C [OFR_BLOCKS [E]]]: fusion/reconstruction width, OFRnet width, OFRnet ResBs, attention maps
 CHANNEL_FIELDS = ("channels", "ofr_channels", "ofr_blocks", "attention_channels")
@@ -98,3 +102,21 @@ class FedsrWindows:
             x[b] = train_data.augment(ins[t - k : t + k + 1, 0, y0 : y0 + p, x0 : x0 + p], rot, flip)
             y[b] = train_data.augment(hr[t, :, y0 : y0 + p, x0 : x0 + p], rot, flip)
         return x, y
+
+
+def training_windows(cfg, log) -> MixedWindows:
+    """The data of a `pysr train --arch tcsr` run (a loop.TrainConfig): the videos' windows, and the panned stills
+    when `cfg.stills` names any, each logged with what it holds."""
+    t = time.perf_counter()
+    fedsr = load_fedsr(cfg.fedsr, cfg.data.scale)
+    videos = FedsrWindows(cfg.data, cfg.patch, cfg.radius, fedsr)
+    log(f"data: {len(videos)} windows of {2 * cfg.radius + 1} frames from {len(videos.hr)} video(s), inputs = "
+        f"{Path(cfg.fedsr).name} on {cfg.data.degradation} ×{cfg.data.scale} LR, {videos.skipped} sources skipped, "
+        f"{time.perf_counter() - t:.1f} s")
+    stills = None
+    if cfg.stills:
+        t = time.perf_counter()
+        stills = PanWindows(cfg.stills, cfg.data, cfg.patch, cfg.radius, cfg.pan_speed, fedsr)
+        log(f"data: {len(stills)} stills panned at up to {cfg.pan_speed} HR pixels per frame (half of every batch), "
+            f"{stills.skipped} too small skipped, {time.perf_counter() - t:.1f} s")
+    return MixedWindows(videos, stills)
