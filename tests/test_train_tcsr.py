@@ -198,23 +198,25 @@ def test_cli_20_steps_lower_the_loss_and_export_a_window_model(torch, clip, feds
     assert [o.refined for o in outs] == [True] * 3 and outs[0].frame.shape == (24, 32, 3)
 
 
-def test_cli_stills_are_panned_into_half_the_batches(torch, clip, fedsr_file, stills, tmp_path, capsys):
+def test_cli_stills_and_flow_scale(torch, clip, fedsr_file, stills, tmp_path, capsys):
     out, ckpt = tmp_path / "tcsr.pysr", tmp_path / "tcsr.ckpt"
     argv = ["train", "--arch", "tcsr", "--fedsr", str(fedsr_file), "--scale", "2", "--data", str(clip), "--stills",
-            str(stills), "--pan-speed", "3", "--channels", "6", "4", "1", "--patch", "12", "--batch", "4",
-            "--steps", "4", "--log-every", "2", "--checkpoint", str(ckpt), "-o", str(out)]
+            str(stills), "--pan-speed", "3", "--flow-scale", "15.5", "--channels", "6", "4", "1", "--patch", "12",
+            "--batch", "4", "--steps", "4", "--log-every", "2", "--checkpoint", str(ckpt), "-o", str(out)]
     code = cli.main(argv)
     io = capsys.readouterr()
     assert code == 0, io.err
     assert "2 stills panned at up to 3 HR pixels per frame" in io.out
-    prov = pysr.load(out).facts["provenance"]
+    m = pysr.load(out)
+    assert tcsr.config_from_json(m.facts["config"]).flow_scale == 15.5
+    prov = m.facts["provenance"]
     assert prov["stills"] == [str(stills)] and prov["pan_speed"] == 3 and "--stills" in prov["command"]
     # the stills and their speed belong to the run: a resume with another speed is refused
     code = cli.main([a if a != "3" else "2" for a in argv] + ["--resume"])
     assert code == 2 and "pan_speed" in capsys.readouterr().err
     code = cli.main(["train", "--arch", "espcn", "--scale", "2", "--data", str(stills), "--stills", str(stills),
                      "--steps", "1", "-o", str(tmp_path / "espcn.pysr")])
-    assert code == 2 and "--stills is only for --arch tcsr" in capsys.readouterr().err
+    assert code == 2 and "--stills and --flow-scale are only for --arch tcsr" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

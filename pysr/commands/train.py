@@ -23,6 +23,8 @@ def register(sub) -> None:
                    help="tcsr: still images panned into windows of exact sub-pixel motion, half of every batch")
     p.add_argument("--pan-speed", type=int, default=8, metavar="V",
                    help="tcsr: the panned windows' top speed, whole HR pixels per frame on each axis (default 8)")
+    p.add_argument("--flow-scale", type=float, default=1.0, metavar="F",
+                   help="tcsr: pixels per unit of OFRnet's output (default 1; 15.5 is SOF-VSR's unit)")
     p.add_argument("--init", default=None, metavar="MODEL.pysr",
                    help="start from this model's weights (fine-tuning; same architecture, scale and channels)")
     p.add_argument("--colour", choices=("y", "rgb"), default="y", help="train on the Y plane (default) or RGB")
@@ -86,6 +88,7 @@ def cmd_train(args) -> None:
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
         name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius, init=args.init,
         precision=args.precision, stills=tuple(args.stills), pan_speed=args.pan_speed,
+        flow_scale=args.flow_scale,
     )
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 

@@ -65,6 +65,7 @@ class TrainConfig:
     precision: str = "fp32"                     # fp32, or bf16 autocast of the forward (AMX: 1.6-3× faster)
     stills: tuple[str, ...] = ()                # tcsr: still images panned into windows (pysr/train/pan.py)
     pan_speed: int = 8                          # tcsr: the panned windows' top speed, HR pixels per frame
+    flow_scale: float = 1.0                     # tcsr: pixels per unit of OFRnet's output (15.5: SOF-VSR's)
 
     def check(self) -> None:
         if self.loss not in LOSSES:
@@ -85,8 +86,8 @@ class TrainConfig:
         if self.arch != "tcsr":
             if self.fedsr is not None:
                 raise InputError("--fedsr is only for --arch tcsr (the F-EDSR model whose outputs TCSR refines)")
-            if self.stills:
-                raise InputError("--stills is only for --arch tcsr (still images panned into windows)",
+            if self.stills or self.flow_scale != 1.0:
+                raise InputError("--stills and --flow-scale are only for --arch tcsr",
                                  "give single-frame training images with --data")
             return
         if not self.fedsr or not Path(self.fedsr).is_file():
@@ -131,6 +132,8 @@ def identity(cfg: TrainConfig) -> dict:
     if cfg.precision == "fp32":                 # the default, absent from checkpoints made before --precision
         d.pop("precision")
     path = d.pop("fedsr")
+    if cfg.flow_scale == 1.0:                   # the default, absent from checkpoints made before --flow-scale
+        d.pop("flow_scale")
     if cfg.stills:                              # absent from checkpoints made before --stills
         d["stills"] = [os.path.realpath(src) for src in cfg.stills]
     else:
@@ -146,7 +149,7 @@ def identity(cfg: TrainConfig) -> dict:
 
 def model_config(cfg: TrainConfig):
     if cfg.arch == "tcsr":
-        return tcsr_loop.model_config(cfg.channels, cfg.radius)
+        return tcsr_loop.model_config(cfg.channels, cfg.radius, cfg.flow_scale)
     in_channels = 1 if cfg.data.colour == "y" else 3
     return torch_architecture(cfg.arch).config(cfg.data.scale, cfg.channels, in_channels)
 

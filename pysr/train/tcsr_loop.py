@@ -34,12 +34,12 @@ from pysr.train.pan import MixedWindows, PanWindows
 CHANNEL_FIELDS = ("channels", "ofr_channels", "ofr_blocks", "attention_channels")
 
 
-def model_config(channels: tuple[int, ...] | None, radius: int) -> tcsr.TcsrConfig:
+def model_config(channels: tuple[int, ...] | None, radius: int, flow_scale: float = 1.0) -> tcsr.TcsrConfig:
     channels = tuple(channels or ())
     if len(channels) > len(CHANNEL_FIELDS):
         raise InputError(f"TCSR takes --channels C [OFR_C [OFR_BLOCKS [E]]], got {len(channels)} numbers: {channels}")
     try:
-        return tcsr.TcsrConfig(radius=radius, **dict(zip(CHANNEL_FIELDS, channels)))
+        return tcsr.TcsrConfig(radius=radius, flow_scale=flow_scale, **dict(zip(CHANNEL_FIELDS, channels)))
     except ValueError as err:
         raise InputError(f"TCSR config: {err}") from None
 
