@@ -375,6 +375,7 @@ def test_cli_trains_and_records_its_command(torch, image_dir, tmp_path, capsys):
     assert "step 3/3" in io.out and f"wrote {out}" in io.out
     cmd = pysr.load(out).facts["provenance"]["command"]
     assert cmd.startswith("pysr train") and "--scale 2" in cmd and "--channels 6 4" in cmd and str(image_dir) in cmd
+    assert "--radius" not in cmd and "--pan-speed" not in cmd          # TCSR's options are not this run's
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -93,11 +93,16 @@ def cmd_train(args) -> None:
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 
 
+TCSR_ONLY = ("radius", "pan_speed", "flow_scale")
+
+
 def command_line(args) -> str:
     """The command as a user could type it again, rebuilt from the parsed options (all of them, defaults too)."""
     words = ["pysr", "train"]
     for key, value in vars(args).items():
         if key in ("func", "command") or value is None or value is False or value == []:
+            continue
+        if key in TCSR_ONLY and args.arch != "tcsr":            # defaults that mean nothing to this run
             continue
         flag = "-o" if key == "output" else "--" + key.replace("_", "-")
         if value is True:
