@@ -85,19 +85,15 @@ class PanWindows:
 
 
 class MixedWindows:
-    """Half of every batch from the videos' windows, half from the panned stills (either may be absent)."""
+    """Half of every batch from the videos' windows, half from the panned stills."""
 
-    def __init__(self, videos, stills):
-        if videos is None and stills is None:
-            raise ValueError("MixedWindows needs videos, stills or both")
+    def __init__(self, videos, stills: PanWindows):
         self.videos, self.stills = videos, stills
 
     def __len__(self) -> int:
-        return sum(len(w) for w in (self.videos, self.stills) if w is not None)
+        return len(self.videos) + len(self.stills)
 
     def batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.videos is None or self.stills is None:
-            return (self.videos if self.stills is None else self.stills).batch(rng, n)
         xa, ya = self.videos.batch(rng, n // 2)
         xb, yb = self.stills.batch(rng, n - n // 2)
         return np.concatenate([xa, xb]), np.concatenate([ya, yb])

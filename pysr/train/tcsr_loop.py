@@ -104,19 +104,19 @@ class FedsrWindows:
         return x, y
 
 
-def training_windows(cfg, log) -> MixedWindows:
-    """The data of a `pysr train --arch tcsr` run (a loop.TrainConfig): the videos' windows, and the panned stills
-    when `cfg.stills` names any, each logged with what it holds."""
+def training_windows(cfg, log) -> FedsrWindows | MixedWindows:
+    """The data of a `pysr train --arch tcsr` run (a loop.TrainConfig): the videos' windows, mixed half and half
+    with the panned stills when `cfg.stills` names any, each logged with what it holds."""
     t = time.perf_counter()
     fedsr = load_fedsr(cfg.fedsr, cfg.data.scale)
     videos = FedsrWindows(cfg.data, cfg.patch, cfg.radius, fedsr)
     log(f"data: {len(videos)} windows of {2 * cfg.radius + 1} frames from {len(videos.hr)} video(s), inputs = "
         f"{Path(cfg.fedsr).name} on {cfg.data.degradation} ×{cfg.data.scale} LR, {videos.skipped} sources skipped, "
         f"{time.perf_counter() - t:.1f} s")
-    stills = None
-    if cfg.stills:
-        t = time.perf_counter()
-        stills = PanWindows(cfg.stills, cfg.data, cfg.patch, cfg.radius, cfg.pan_speed, fedsr)
-        log(f"data: {len(stills)} stills panned at up to {cfg.pan_speed} HR pixels per frame (half of every batch), "
-            f"{stills.skipped} too small skipped, {time.perf_counter() - t:.1f} s")
+    if not cfg.stills:
+        return videos
+    t = time.perf_counter()
+    stills = PanWindows(cfg.stills, cfg.data, cfg.patch, cfg.radius, cfg.pan_speed, fedsr)
+    log(f"data: {len(stills)} stills panned at up to {cfg.pan_speed} HR pixels per frame (half of every batch), "
+        f"{stills.skipped} too small skipped, {time.perf_counter() - t:.1f} s")
     return MixedWindows(videos, stills)
