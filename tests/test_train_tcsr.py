@@ -198,11 +198,12 @@ def test_cli_20_steps_lower_the_loss_and_export_a_window_model(torch, clip, feds
     assert [o.refined for o in outs] == [True] * 3 and outs[0].frame.shape == (24, 32, 3)
 
 
-def test_cli_stills_and_flow_scale(torch, clip, fedsr_file, stills, tmp_path, capsys):
+def test_cli_stills_flow_scale_and_warp_weights(torch, clip, fedsr_file, stills, tmp_path, capsys):
     out, ckpt = tmp_path / "tcsr.pysr", tmp_path / "tcsr.ckpt"
     argv = ["train", "--arch", "tcsr", "--fedsr", str(fedsr_file), "--scale", "2", "--data", str(clip), "--stills",
-            str(stills), "--pan-speed", "3", "--flow-scale", "15.5", "--channels", "6", "4", "1", "--patch", "12",
-            "--batch", "4", "--steps", "4", "--log-every", "2", "--checkpoint", str(ckpt), "-o", str(out)]
+            str(stills), "--pan-speed", "3", "--flow-scale", "15.5", "--warp-weights", "0.25", "0.5", "--channels",
+            "6", "4", "1", "--patch", "12", "--batch", "4", "--steps", "4", "--log-every", "2", "--checkpoint",
+            str(ckpt), "-o", str(out)]
     code = cli.main(argv)
     io = capsys.readouterr()
     assert code == 0, io.err
@@ -211,12 +212,30 @@ def test_cli_stills_and_flow_scale(torch, clip, fedsr_file, stills, tmp_path, ca
     assert tcsr.config_from_json(m.facts["config"]).flow_scale == 15.5
     prov = m.facts["provenance"]
     assert prov["stills"] == [str(stills)] and prov["pan_speed"] == 3 and "--stills" in prov["command"]
-    # the stills and their speed belong to the run: a resume with another speed is refused
+    assert prov["loss"] == "L1 + 0.25·warp1 + 0.5·warp2" and "--warp-weights 0.25 0.5" in prov["command"]
+    # the stills, their speed and the loss weights belong to the run: a resume with another is refused
     code = cli.main([a if a != "3" else "2" for a in argv] + ["--resume"])
     assert code == 2 and "pan_speed" in capsys.readouterr().err
-    code = cli.main(["train", "--arch", "espcn", "--scale", "2", "--data", str(stills), "--stills", str(stills),
-                     "--steps", "1", "-o", str(tmp_path / "espcn.pysr")])
-    assert code == 2 and "--stills and --flow-scale are only for --arch tcsr" in capsys.readouterr().err
+    code = cli.main([a if a != "0.25" else "0.2" for a in argv] + ["--resume"])
+    assert code == 2 and "warp_weights" in capsys.readouterr().err
+    for extra in (["--stills", str(stills)], ["--warp-weights", "0.2", "0.3"]):
+        code = cli.main(["train", "--arch", "espcn", "--scale", "2", "--data", str(stills), *extra,
+                         "--steps", "1", "-o", str(tmp_path / "espcn.pysr")])
+        assert code == 2 and "--warp-weights are only for --arch tcsr" in capsys.readouterr().err
+
+
+def test_warp_weights_weigh_the_loss(torch, clip, fedsr_file, tmp_path, capsys):
+    """The same first step under two weightings: the logged loss is L1 + α·warp1 + β·warp2 with the given α, β."""
+    losses = {}
+    for weights in (("0", "0.5"), ("0", "0.9")):
+        argv = ["train", "--arch", "tcsr", "--fedsr", str(fedsr_file), "--scale", "2", "--data", str(clip),
+                "--channels", "6", "4", "1", "--patch", "12", "--batch", "4", "--steps", "1", "--log-every", "1",
+                "--warp-weights", *weights, "-o", str(tmp_path / "tcsr.pysr")]
+        assert cli.main(argv) == 0
+        losses[weights] = float(capsys.readouterr().out.split("loss ")[1].split()[0])
+    with_half, with_more = losses[("0", "0.5")], losses[("0", "0.9")]
+    warp2 = (with_more - with_half) / 0.4       # the untrained net's level-2 warp loss, a positive L1
+    assert warp2 > 1e-3 and with_half - 0.5 * warp2 > 0
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -226,6 +245,8 @@ def test_cli_stills_and_flow_scale(torch, clip, fedsr_file, stills, tmp_path, ca
     (["--arch", "tcsr", "--fedsr", "FEDSR", "--loss", "mse"], "own loss"),
     (["--arch", "tcsr", "--fedsr", "FEDSR", "--channels", "4", "4", "1", "1", "1"], "C [OFR_C"),
     (["--arch", "tcsr", "--fedsr", "FEDSR", "--rescale", "1", "0.5"], "single-frame training"),
+    (["--arch", "tcsr", "--fedsr", "FEDSR", "--warp-weights", "0.5", "0.2"], "0 <= ALPHA < BETA < 1"),
+    (["--arch", "tcsr", "--fedsr", "FEDSR", "--warp-weights", "0.1", "1"], "0 <= ALPHA < BETA < 1"),
 ])
 def test_cli_refusals(torch, clip, fedsr_file, capsys, argv, message):
     argv = [str(fedsr_file) if a == "FEDSR" else a for a in argv]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from pysr.errors import InputError
+from pysr.train.torch_models import TCSR_ALPHA, TCSR_BETA
 
 
 def register(sub) -> None:
@@ -25,6 +26,9 @@ def register(sub) -> None:
                    help="tcsr: the panned windows' top speed, whole HR pixels per frame on each axis (default 8)")
     p.add_argument("--flow-scale", type=float, default=1.0, metavar="F",
                    help="tcsr: pixels per unit of OFRnet's output (default 1; 15.5 is SOF-VSR's unit)")
+    p.add_argument("--warp-weights", type=float, nargs=2, default=None, metavar=("ALPHA", "BETA"),
+                   help=f"tcsr: weights of the warp losses of flow levels 1 and 2, 0 <= ALPHA < BETA < 1 "
+                        f"(default {TCSR_ALPHA} {TCSR_BETA})")
     p.add_argument("--init", default=None, metavar="MODEL.pysr",
                    help="start from this model's weights (fine-tuning; same architecture, scale and channels)")
     p.add_argument("--colour", choices=("y", "rgb"), default="y", help="train on the Y plane (default) or RGB")
@@ -88,12 +92,12 @@ def cmd_train(args) -> None:
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
         name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius, init=args.init,
         precision=args.precision, stills=tuple(args.stills), pan_speed=args.pan_speed,
-        flow_scale=args.flow_scale,
+        flow_scale=args.flow_scale, **({"warp_weights": tuple(args.warp_weights)} if args.warp_weights else {}),
     )
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 
 
-TCSR_ONLY = ("radius", "pan_speed", "flow_scale")
+TCSR_ONLY = ("radius", "pan_speed", "flow_scale", "warp_weights")
 
 
 def command_line(args) -> str:

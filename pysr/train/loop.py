@@ -24,7 +24,7 @@ from pysr.errors import InputError, PysrError
 from pysr.train import data as train_data
 from pysr.train import tcsr_loop
 from pysr.train.tcsr_loop import file_sha256
-from pysr.train.torch_models import export, require_torch, tcsr_loss, torch_architecture
+from pysr.train.torch_models import TCSR_ALPHA, TCSR_BETA, export, require_torch, tcsr_loss, torch_architecture
 
 LOSSES = ("l1", "mse")
 SCHEDULES = ("cosine", "step")
@@ -66,6 +66,7 @@ class TrainConfig:
     stills: tuple[str, ...] = ()                # tcsr: still images panned into windows (pysr/train/pan.py)
     pan_speed: int = 8                          # tcsr: the panned windows' top speed, HR pixels per frame
     flow_scale: float = 1.0                     # tcsr: pixels per unit of OFRnet's output (15.5: SOF-VSR's)
+    warp_weights: tuple[float, float] = (TCSR_ALPHA, TCSR_BETA)   # tcsr: α, β of the two flow levels' warp losses
 
     def check(self) -> None:
         if self.loss not in LOSSES:
@@ -86,8 +87,8 @@ class TrainConfig:
         if self.arch != "tcsr":
             if self.fedsr is not None:
                 raise InputError("--fedsr is only for --arch tcsr (the F-EDSR model whose outputs TCSR refines)")
-            if self.stills or self.flow_scale != 1.0:
-                raise InputError("--stills and --flow-scale are only for --arch tcsr",
+            if self.stills or self.flow_scale != 1.0 or tuple(self.warp_weights) != (TCSR_ALPHA, TCSR_BETA):
+                raise InputError("--stills, --flow-scale and --warp-weights are only for --arch tcsr",
                                  "give single-frame training images with --data")
             return
         if not self.fedsr or not Path(self.fedsr).is_file():
@@ -97,6 +98,10 @@ class TrainConfig:
             raise InputError(f"--radius must be >= 1, got {self.radius}")
         if tuple(self.data.rescales) != (1.0,):
             raise InputError("--rescale applies to single-frame training; TCSR learns from windows of video frames")
+        alpha, beta = self.warp_weights
+        if not 0 <= alpha < beta < 1:
+            raise InputError(f"--warp-weights needs 0 <= ALPHA < BETA < 1, got {alpha} {beta}",
+                             "the coarse flow level weighs less than the full-size one, both less than the output")
         if self.stills and self.pan_speed < 1:
             raise InputError(f"--pan-speed must be >= 1 HR pixel per frame, got {self.pan_speed}")
         if self.loss != "l1" or self.val is not None:
@@ -134,6 +139,8 @@ def identity(cfg: TrainConfig) -> dict:
     path = d.pop("fedsr")
     if cfg.flow_scale == 1.0:                   # the default, absent from checkpoints made before --flow-scale
         d.pop("flow_scale")
+    if tuple(cfg.warp_weights) == (TCSR_ALPHA, TCSR_BETA):   # the default, absent from checkpoints made before
+        d.pop("warp_weights")
     if cfg.stills:                              # absent from checkpoints made before --stills
         d["stills"] = [os.path.realpath(src) for src in cfg.stills]
     else:
@@ -284,7 +291,8 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             out = net(x)
         # tcsr: x = F-EDSR outputs t−k … t+k, target = HR frame t
-        loss = tcsr_loss(float_outputs(out), x, target, mcfg)[0] if tcsr else loss_fn(out.float(), target)
+        loss = (tcsr_loss(float_outputs(out), x, target, mcfg, *cfg.warp_weights)[0] if tcsr
+                else loss_fn(out.float(), target))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip > 0:
@@ -323,9 +331,8 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
     if cfg.data.degradation == "blur":
         provenance["degradation"] = f"blur sigma {cfg.data.sigma}"
     if tcsr:
-        from pysr.train.torch_models import TCSR_ALPHA, TCSR_BETA
-
-        provenance.update({"loss": f"L1 + {TCSR_ALPHA}·warp1 + {TCSR_BETA}·warp2", "fedsr": Path(cfg.fedsr).name,
+        alpha, beta = cfg.warp_weights
+        provenance.update({"loss": f"L1 + {alpha}·warp1 + {beta}·warp2", "fedsr": Path(cfg.fedsr).name,
                            "fedsr_sha256": file_sha256(cfg.fedsr), "window": f"{2 * cfg.radius + 1} frames, every "
                            f"{cfg.data.every}", "inputs": "F-EDSR HR Y of the degraded LR, pysr engine, whole frames"})
         if cfg.stills:
