@@ -281,7 +281,7 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
     result = Result(None, net, step)
     end = cfg.steps if cfg.stop_at is None else min(cfg.steps, cfg.stop_at)
     t0 = t_last = time.perf_counter()
-    window, step_last = [], step
+    window, warps, step_last = [], [], step      # warps: tcsr's (warp1, warp2) per step, logged beside the loss
     net.train()
     while step < end:
         lr_np, hr_np = pairs.batch(rng, cfg.batch)
@@ -291,8 +291,11 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             out = net(x)
         # tcsr: x = F-EDSR outputs t−k … t+k, target = HR frame t
-        loss = (tcsr_loss(float_outputs(out), x, target, mcfg, *cfg.warp_weights)[0] if tcsr
-                else loss_fn(out.float(), target))
+        if tcsr:
+            loss, parts = tcsr_loss(float_outputs(out), x, target, mcfg, *cfg.warp_weights)
+            warps.append((parts["warp1"].item(), parts["warp2"].item()))
+        else:
+            loss = loss_fn(out.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip > 0:
@@ -307,9 +310,10 @@ def train(cfg: TrainConfig, resume: bool = False, pairs=None, log: Callable[[str
         if step % cfg.log_every == 0 or step == end:
             now = time.perf_counter()
             rate = (step - step_last) / max(now - t_last, 1e-9)
-            log(f"step {step}/{cfg.steps}  loss {np.mean(window):.5f}  lr {lr_at(step - 1, cfg):.2e}  "
+            warp = "  warp1 {:.5f}  warp2 {:.5f}".format(*np.mean(warps, axis=0)) if warps else ""
+            log(f"step {step}/{cfg.steps}  loss {np.mean(window):.5f}{warp}  lr {lr_at(step - 1, cfg):.2e}  "
                 f"{rate:.1f} steps/s  ETA {_clock((cfg.steps - step) / max(rate, 1e-9))}")
-            window, t_last, step_last = [], now, step
+            window, warps, t_last, step_last = [], [], now, step
         if val_pairs and (step % cfg.val_every == 0 or step == cfg.steps):
             result.val_psnr = validate(net, val_pairs, cfg.data.scale)
             log(f"step {step}  val {Path(cfg.val).name}: PSNR {result.val_psnr:.3f} dB ({len(val_pairs)} images)")
