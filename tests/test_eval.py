@@ -155,7 +155,7 @@ def test_shipped_espcn_beats_bicubic_on_set5(shared):
 
 # Set5 Y-PSNR / SSIM of every shipped model as weights/README.md states them (MATLAB LR as stored).
 SHIPPED_SET5 = {"espcn_x2": (2, 36.36, 0.9533), "espcn_x2_wide": (2, 36.42, 0.9537), "espcn_x3": (3, 32.36, 0.9048),
-                "espcn_x4": (4, 30.13, 0.8556), "fedsr_x4": (4, 31.18, 0.8809)}
+                "espcn_x4": (4, 30.13, 0.8556), "fedsr_x2": (2, 37.49, 0.9589), "fedsr_x4": (4, 31.18, 0.8809)}
 
 
 @pytest.mark.shared
