@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import io
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -197,7 +198,7 @@ def test_stream_to_hls_with_model_update(live):
         cam = st["streams"]["cam"]
         assert cam["state"] == "live" and cam["sessions"] == 1
         assert cam["lr"] == [64, 36] and cam["hr"] == [128, 72]
-        assert 0 < cam["fps"] < 1000
+        assert cam["fps"] > 0 and math.isfinite(cam["fps"])    # a rate over bursts of tiny frames: no upper bound
         assert 0 <= cam["queue_depth"] <= 12 and cam["dropped_frames"] == 0
         assert cam["model_version"] == 0 and cam["frames_in"] >= cam["frames_out"]
 
