@@ -26,7 +26,7 @@ def register(sub) -> None:
                    help="tcsr: the panned windows' top speed, whole HR pixels per frame on each axis (default 8)")
     p.add_argument("--flow-scale", type=float, default=1.0, metavar="F",
                    help="tcsr: pixels per unit of OFRnet's output (default 1; 15.5 is SOF-VSR's unit)")
-    p.add_argument("--warp-weights", type=float, nargs=2, default=None, metavar=("ALPHA", "BETA"),
+    p.add_argument("--warp-weights", type=float, nargs=2, default=[TCSR_ALPHA, TCSR_BETA], metavar=("ALPHA", "BETA"),
                    help=f"tcsr: weights of the warp losses of flow levels 1 and 2, 0 <= ALPHA < BETA < 1 "
                         f"(default {TCSR_ALPHA} {TCSR_BETA})")
     p.add_argument("--init", default=None, metavar="MODEL.pysr",
@@ -92,7 +92,7 @@ def cmd_train(args) -> None:
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, output=args.output, licence=args.licence,
         name=args.name, command=command_line(args), fedsr=args.fedsr, radius=args.radius, init=args.init,
         precision=args.precision, stills=tuple(args.stills), pan_speed=args.pan_speed,
-        flow_scale=args.flow_scale, **({"warp_weights": tuple(args.warp_weights)} if args.warp_weights else {}),
+        flow_scale=args.flow_scale, warp_weights=tuple(args.warp_weights),
     )
     train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
 

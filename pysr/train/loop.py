@@ -15,7 +15,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,9 @@ SCHEDULES = ("cosine", "step")
 PRECISIONS = ("fp32", "bf16")   # bf16: the forward under CPU autocast (weights, Adam and the loss stay float32)
 CHECKPOINT_FORMAT = 1
 # Options that may change between an interrupted run and its resume without changing its result.
+# options added after checkpoints existed: left out of a run's identity while they hold their default, so those
+# checkpoints still resume
+LATER_OPTIONS = ("precision", "flow_scale", "warp_weights")
 RESUME_FREE = ("val", "val_every", "checkpoint", "checkpoint_every", "log_every", "output", "licence", "name",
                "command", "stop_at")
 
@@ -134,13 +137,11 @@ def identity(cfg: TrainConfig) -> dict:
     d["data"]["sources"] = [os.path.realpath(src) for src in cfg.data.sources]   # the same folders, however spelled
     if tuple(cfg.data.rescales) == (1.0,):      # the default, absent from checkpoints made before --rescale
         d["data"].pop("rescales")
-    if cfg.precision == "fp32":                 # the default, absent from checkpoints made before --precision
-        d.pop("precision")
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    for key in LATER_OPTIONS:
+        if json.dumps(d[key]) == json.dumps(defaults[key]):
+            d.pop(key)
     path = d.pop("fedsr")
-    if cfg.flow_scale == 1.0:                   # the default, absent from checkpoints made before --flow-scale
-        d.pop("flow_scale")
-    if tuple(cfg.warp_weights) == (TCSR_ALPHA, TCSR_BETA):   # the default, absent from checkpoints made before
-        d.pop("warp_weights")
     if cfg.stills:                              # absent from checkpoints made before --stills
         d["stills"] = [os.path.realpath(src) for src in cfg.stills]
     else:
